@@ -1,0 +1,1 @@
+"""fashiond's service and command line: config, watching, batching, the database, retraining."""

@@ -1,0 +1,45 @@
+"""A small neural-network library in numpy: layers, optimizers, training, safe parameters files.
+
+It imports numpy and the standard library only, so it can be lifted out and used alone.
+"""
+
+from __future__ import annotations
+
+from nnet.activations import ReLU, Softmax
+from nnet.architectures import ARCHITECTURES, Architecture, build_network, get_architecture
+from nnet.dense import Dense
+from nnet.dropout import Dropout
+from nnet.history import EpochRecord, History, TrainingObserver
+from nnet.layer import Layer
+from nnet.loss import SoftmaxCrossEntropy
+from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata
+from nnet.network import Evaluation, Network
+from nnet.optimizers import SGD, Adam, Optimizer
+from nnet.params_file import load_params, save_params
+
+__all__ = [
+    "ARCHITECTURES",
+    "CLASS_NAMES",
+    "SGD",
+    "Adam",
+    "Architecture",
+    "Dense",
+    "Dropout",
+    "EpochRecord",
+    "Evaluation",
+    "History",
+    "InputFormat",
+    "Layer",
+    "Network",
+    "Optimizer",
+    "ReLU",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "TrainedModel",
+    "TrainingMetadata",
+    "TrainingObserver",
+    "build_network",
+    "get_architecture",
+    "load_params",
+    "save_params",
+]

@@ -1,0 +1,87 @@
+"""Named architectures with their training recipes, and rebuilding a network from a spec.
+
+A spec is plain data (`{"input_shape": [...], "layers": [{"type": ..., **kwargs}]}`)
+so that a parameters file can rebuild its network without pickling classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnet.activations import ReLU, Softmax
+from nnet.dense import Dense
+from nnet.dropout import Dropout
+from nnet.errors import NnetError
+from nnet.layer import Layer
+from nnet.network import Network
+from nnet.optimizers import Adam, Optimizer
+
+LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (Dense, ReLU, Softmax, Dropout)}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network shape plus the recipe that trains it well."""
+
+    name: str
+    description: str
+    spec: dict[str, Any]
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    decay: float
+
+    def optimizer(self) -> Optimizer:
+        return Adam(self.learning_rate, decay=self.decay)
+
+
+MLP = Architecture(
+    name="mlp",
+    description="784-256-128-10 multilayer perceptron with ReLU and dropout",
+    spec={
+        "input_shape": [784],
+        "layers": [
+            {"type": "Dense", "n_inputs": 784, "n_outputs": 256},
+            {"type": "ReLU"},
+            {"type": "Dropout", "rate": 0.1},
+            {"type": "Dense", "n_inputs": 256, "n_outputs": 128},
+            {"type": "ReLU"},
+            {"type": "Dropout", "rate": 0.1},
+            {"type": "Dense", "n_inputs": 128, "n_outputs": 10, "init": "glorot"},
+        ],
+    },
+    epochs=15,
+    batch_size=128,
+    learning_rate=1e-3,
+    decay=1e-4,
+)
+
+ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (MLP,)}
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise NnetError(
+            f"unknown architecture {name!r}", hint=f"choose one of: {', '.join(ARCHITECTURES)}"
+        ) from None
+
+
+def build_network(spec: dict[str, Any], *, seed: int | None = None) -> Network:
+    """Rebuild a network from its spec, with fresh weights drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, layer_spec in enumerate(spec["layers"]):
+        kwargs = dict(layer_spec)
+        type_name = kwargs.pop("type")
+        cls = LAYER_TYPES.get(type_name)
+        if cls is None:
+            raise NnetError(f"layer {i} has unknown type {type_name!r}")
+        if cls.needs_rng:
+            kwargs["rng"] = rng
+        layers.append(cls(**kwargs))
+    return Network(layers, input_shape=spec["input_shape"])

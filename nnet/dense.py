@@ -1,0 +1,79 @@
+"""Fully connected layer with optional L1/L2 weight regularisation."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from nnet.layer import Layer
+
+Init = Literal["he", "glorot"]
+
+
+class Dense(Layer):
+    needs_rng: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        *,
+        init: Init = "he",
+        l1: float = 0.0,
+        l2: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if init not in ("he", "glorot"):
+            raise ValueError(f"unknown initialisation {init!r}; use 'he' or 'glorot'")
+        self.n_inputs, self.n_outputs = n_inputs, n_outputs
+        self.init, self.l1, self.l2 = init, float(l1), float(l2)
+        rng = rng if rng is not None else np.random.default_rng()
+        if init == "he":  # suits ReLU: keeps activation variance constant
+            weights = rng.standard_normal((n_inputs, n_outputs)) * np.sqrt(2.0 / n_inputs)
+        else:
+            limit = np.sqrt(6.0 / (n_inputs + n_outputs))
+            weights = rng.uniform(-limit, limit, (n_inputs, n_outputs))
+        self.params = {
+            "W": weights.astype(np.float32),
+            "b": np.zeros(n_outputs, dtype=np.float32),
+        }
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        self._x = x if training else None
+        out = x @ self.params["W"]
+        out += self.params["b"]
+        return out
+
+    def backward(self, grad: np.ndarray) -> np.ndarray | None:
+        if self._x is None:
+            raise RuntimeError("Dense.backward needs a forward pass with training=True")
+        W = self.params["W"]
+        np.matmul(self._x.T, grad, out=self.grads["W"])
+        np.sum(grad, axis=0, out=self.grads["b"])
+        if self.l1:
+            self.grads["W"] += self.l1 * np.sign(W)
+        if self.l2:
+            self.grads["W"] += (2.0 * self.l2) * W
+        return grad @ W.T if self.input_grad_needed else None
+
+    def penalty(self) -> float:
+        W = self.params["W"]
+        total = 0.0
+        if self.l1:
+            total += self.l1 * float(np.abs(W).sum())
+        if self.l2:
+            total += self.l2 * float(np.square(W).sum())
+        return total
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "n_inputs": self.n_inputs,
+            "n_outputs": self.n_outputs,
+            "init": self.init,
+            "l1": self.l1,
+            "l2": self.l2,
+        }
