@@ -63,9 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in all_commands():
-        command_parser = sub.add_parser(
-            command.name, help=command.help, description=command.help
-        )
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
         command.add_arguments(command_parser)
         command_parser.set_defaults(handler=command.run)
     return parser

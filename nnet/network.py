@@ -158,7 +158,10 @@ class Network:
     # --- what a parameters file stores ---------------------------------------------
 
     def spec(self) -> dict[str, Any]:
-        return {"input_shape": list(self.input_shape), "layers": [layer.spec() for layer in self.layers]}
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [layer.spec() for layer in self.layers],
+        }
 
     def state(self) -> dict[str, np.ndarray]:
         """Every saved array, trained or not, keyed `<layer index>.<name>`."""
@@ -173,7 +176,9 @@ class Network:
         own = self.state()
         missing, extra = own.keys() - state.keys(), state.keys() - own.keys()
         if missing or extra:
-            raise ValueError(f"state does not match: missing {sorted(missing)}, extra {sorted(extra)}")
+            raise ValueError(
+                f"state does not match: missing {sorted(missing)}, extra {sorted(extra)}"
+            )
         for key, array in own.items():
             given = np.asarray(state[key])
             if given.shape != array.shape:

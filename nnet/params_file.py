@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from nnet.activations import ReLU
 from nnet.architectures import build_network
 from nnet.dense import Dense
-from nnet.activations import ReLU
 from nnet.errors import ParamsFileError, UnsafePickleError
 from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata
 from nnet.network import Network
@@ -86,7 +86,9 @@ def load_params(path: str | os.PathLike[str]) -> TrainedModel:
             f"{path} is unsafe: {exc}", hint="only load parameters files you trust"
         ) from None
     except (KeyError, TypeError, ValueError) as exc:
-        raise ParamsFileError(f"{path} is corrupt: {exc}", hint="restore the file or retrain") from None
+        raise ParamsFileError(
+            f"{path} is corrupt: {exc}", hint="restore the file or retrain"
+        ) from None
     model.sha256 = envelope["sha256"]
     return model
 
@@ -177,7 +179,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

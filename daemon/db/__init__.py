@@ -1,0 +1,1 @@
+"""The prediction-history database: schema, opening, and migrations."""

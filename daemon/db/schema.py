@@ -1,0 +1,80 @@
+"""Tables, in SQLAlchemy 2.0's declarative style.
+
+Times are stored as naive UTC. Probabilities are a JSON array in class order,
+so `json_extract(probabilities, '$[3]')` works from the sqlite3 shell.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaInfo(Base):
+    """One row holding the schema version, so a newer fashiond can migrate in place."""
+
+    __tablename__ = "schema_info"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    parent_version: Mapped[str | None] = mapped_column(String(32))
+    arch: Mapped[str] = mapped_column(String(32))
+    epochs: Mapped[int | None]
+    test_accuracy: Mapped[float | None]
+    corrections_accuracy: Mapped[float | None]
+    # candidate | active | rejected | retired | failed
+    status: Mapped[str] = mapped_column(String(16))
+    training_seconds: Mapped[float | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Prediction(Base):
+    """One row per file the daemon took in, holding its newest prediction."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(Text)  # the name it arrived with
+    path: Mapped[str] = mapped_column(Text)  # where it is now
+    sha256: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None]
+    probabilities: Mapped[list[float] | None] = mapped_column(JSON)
+    model_version: Mapped[str | None] = mapped_column(String(32))
+    # labeled | review | failed | duplicate
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    failed_plugin: Mapped[str | None] = mapped_column(String(64))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processing_ms: Mapped[float | None]
+
+    __table_args__ = (
+        Index("ix_predictions_sha256", "sha256"),
+        Index("ix_predictions_created_at", "created_at"),
+        Index("ix_predictions_label_created_at", "label", "created_at"),
+        Index("ix_predictions_status_created_at", "status", "created_at"),
+        Index("ix_predictions_model_version_created_at", "model_version", "created_at"),
+    )
