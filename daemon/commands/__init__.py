@@ -1,13 +1,34 @@
-"""The subcommands. Each module defines `COMMAND`; the order here is the order in --help."""
+"""The subcommands: every module here that defines `COMMAND` is one.
+
+Modules are found by listing the package, so adding a command is adding a file;
+`ORDER` only sets where each appears in --help.
+"""
 
 from __future__ import annotations
 
 import argparse
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
-MODULES: tuple[str, ...] = ()
+ORDER = (
+    "run",
+    "status",
+    "train",
+    "evaluate",
+    "predict",
+    "plugins",
+    "history",
+    "show",
+    "stats",
+    "export",
+    "correct",
+    "corrections",
+    "reprocess",
+    "retrain",
+    "models",
+)
 
 
 @dataclass(frozen=True)
@@ -19,4 +40,10 @@ class Command:
 
 
 def all_commands() -> list[Command]:
-    return [import_module(f"{__name__}.{name}").COMMAND for name in MODULES]
+    commands = []
+    for info in pkgutil.iter_modules(__path__):
+        command = getattr(import_module(f"{__name__}.{info.name}"), "COMMAND", None)
+        if isinstance(command, Command):
+            commands.append(command)
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(commands, key=lambda c: (rank.get(c.name, len(ORDER)), c.name))
