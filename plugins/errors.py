@@ -11,3 +11,12 @@ class PluginError(Exception):
 
 class PluginConfigError(PluginError):
     """An unknown plugin, a bad option, or two plugins with one name."""
+
+
+class StepError(PluginError):
+    """One image failed in one step. It fails only that image, never the batch."""
+
+    def __init__(self, plugin: str, message: str) -> None:
+        super().__init__(f"{plugin}: {message}")
+        self.plugin = plugin
+        self.reason = message
