@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
@@ -68,6 +68,8 @@ class Prediction(Base):
     error: Mapped[str | None] = mapped_column(Text)
     failed_plugin: Mapped[str | None] = mapped_column(String(64))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
+    # The user's label from `fashiond correct`; `label` keeps the model's.
+    corrected_label: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processing_ms: Mapped[float | None]
 
@@ -78,3 +80,39 @@ class Prediction(Base):
         Index("ix_predictions_status_created_at", "status", "created_at"),
         Index("ix_predictions_model_version_created_at", "model_version", "created_at"),
     )
+
+
+class PredictionRevision(Base):
+    """A prediction that `fashiond reprocess` superseded, kept so every model's answer survives."""
+
+    __tablename__ = "prediction_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None]
+    probabilities: Mapped[list[float] | None] = mapped_column(JSON)
+    model_version: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]  # when that prediction was made
+    superseded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Correction(Base):
+    """A user's label for one prediction, with the network input retraining learns from.
+
+    `pixels` is the preprocessed image before normalisation: `height * width`
+    uint8 bytes, 0 = background, exactly like a Fashion-MNIST image, so that
+    retraining can append it to the training set whatever model made it.
+    """
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), index=True)
+    previous_label: Mapped[str | None] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(32))
+    pixels: Mapped[bytes | None] = mapped_column(LargeBinary)
+    height: Mapped[int | None]
+    width: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
