@@ -104,10 +104,16 @@ class Chain:
         image = _open(data, max_pixels=self.max_pixels)
         contexts = [Context(path, step.options, self.model_input) for step in steps]
         for step, context in zip(steps, contexts, strict=True):
-            _call(step, lambda s=step, c=context: s.plugin.prepare(image, c))
+            try:
+                step.plugin.prepare(image, context)
+            except Exception as exc:
+                raise _failed(step, exc) from None
         _decode(image)
         for step, context in zip(steps, contexts, strict=True):
-            image = _call(step, lambda s=step, c=context, im=image: s.plugin.process(im, c))
+            try:
+                image = step.plugin.process(image, context)
+            except Exception as exc:
+                raise _failed(step, exc) from None
             if not isinstance(image, Image.Image):
                 raise StepError(step.name, f"returned {type(image).__name__}, not a Pillow image")
             if image.width < 1 or image.height < 1:
@@ -220,13 +226,10 @@ def _decode(image: Image.Image) -> None:
         raise StepError(OPEN, f"cannot decode: {type(exc).__name__}: {exc}") from None
 
 
-def _call(step: _Step, action: Any) -> Any:
-    try:
-        return action()
-    except StepError:
-        raise
-    except Exception as exc:
-        raise StepError(step.name, f"{type(exc).__name__}: {exc}") from None
+def _failed(step: _Step, exc: Exception) -> StepError:
+    if isinstance(exc, StepError):
+        return exc
+    return StepError(step.name, f"{type(exc).__name__}: {exc}")
 
 
 def _sized(pixels: np.ndarray, model_input: ModelInput, *, step: str) -> np.ndarray:
