@@ -17,31 +17,45 @@ class BorderLevel:
     spread: float  # how much it varies (noise, texture, JPEG ringing), about one sigma
 
 
-def border_level(image: Image.Image) -> BorderLevel:
-    """The background as seen along the four edges, where a centred item rarely is."""
-    width, height = image.size
-    b = max(1, min(_BORDER, width // 4, height // 4))
-    if width * height <= _WHOLE:
-        return border_level_of(np.asarray(image))
-    edges = [(0, 0, width, b), (0, height - b, width, height)]
-    edges += [(0, b, b, height - b), (width - b, b, width, height - b)]
-    ring = np.concatenate([np.asarray(image.crop(box)).ravel() for box in edges])
-    return _level(ring)
+def border_median(image: Image.Image) -> float:
+    """The background's brightness as seen along the four edges, where an item rarely is.
+
+    A median, so an item touching the edges (trousers top to bottom) does not move it.
+    """
+    return _median(_ring_of_image(image))
 
 
 def border_level_of(pixels: np.ndarray) -> BorderLevel:
-    b = max(1, min(_BORDER, pixels.shape[0] // 4, pixels.shape[1] // 4))
-    ring = np.concatenate(
+    """The median and the median absolute deviation (scaled to a sigma) of the edges."""
+    ring = _ring(pixels)
+    median = _median(ring)
+    deviation = _median(np.abs(ring.astype(np.float32) - median))
+    return BorderLevel(median=median, spread=1.4826 * deviation)
+
+
+def _ring_of_image(image: Image.Image) -> np.ndarray:
+    width, height = image.size
+    if width * height <= _WHOLE:
+        return _ring(np.asarray(image))
+    b = _width(height, width)
+    edges = [(0, 0, width, b), (0, height - b, width, height)]
+    edges += [(0, b, b, height - b), (width - b, b, width, height - b)]
+    return np.concatenate([np.asarray(image.crop(box)).ravel() for box in edges])
+
+
+def _ring(pixels: np.ndarray) -> np.ndarray:
+    b = _width(*pixels.shape)
+    return np.concatenate(
         [pixels[:b].ravel(), pixels[-b:].ravel(), pixels[:, :b].ravel(), pixels[:, -b:].ravel()]
     )
-    return _level(ring)
 
 
-def _level(ring: np.ndarray) -> BorderLevel:
-    """Median and median absolute deviation: an item touching the edges does not move them."""
-    median = float(np.sort(ring)[len(ring) // 2])
-    deviation = np.sort(np.abs(ring.astype(np.float32) - median))[len(ring) // 2]
-    return BorderLevel(median=median, spread=1.4826 * float(deviation))
+def _width(height: int, width: int) -> int:
+    return max(1, min(_BORDER, height // 4, width // 4))
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.sort(values)[len(values) // 2])  # np.median costs ten times more
 
 
 def require_grayscale(image: Image.Image, step: str) -> None:

@@ -1,4 +1,8 @@
-"""`grayscale`: any Pillow image to 8-bit grayscale, upright, first frame only."""
+"""`grayscale`: any Pillow image to 8-bit grayscale, upright, first frame only.
+
+Pillow opens an animated GIF, PNG or WebP on its first frame and the chain
+decodes only that one, so there is nothing to do here about animation.
+"""
 
 from __future__ import annotations
 
@@ -25,12 +29,6 @@ class Grayscale(Preprocessor):
             choices=("auto", "white", "black"),
         ),
     )
-
-    def prepare(self, image: Image.Image, context: Context) -> None:
-        # An animated file opens on its first frame; make that explicit for formats
-        # whose opener may have moved on while reading the header.
-        if getattr(image, "n_frames", 1) > 1 and image.tell() != 0:
-            image.seek(0)
 
     def process(self, image: Image.Image, context: Context) -> Image.Image:
         image = _upright(image)
