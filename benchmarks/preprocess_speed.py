@@ -21,15 +21,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plugins.chain import Chain
+from plugins.chain import DEFAULT_ENTRIES, Chain
 
-DEFAULT_CHAIN = [
-    ("grayscale", {}),
-    ("invert", {"mode": "auto"}),
-    ("crop", {}),
-    ("resize", {}),
-    ("normalize", {}),
-]
+DEFAULT_CHAIN = list(DEFAULT_ENTRIES)
 SLOW_CHAIN = [(n, {"fast": False} if n == "resize" else o) for n, o in DEFAULT_CHAIN]
 
 

@@ -27,6 +27,14 @@ OPEN = "open"  # the step name for failures before the first plugin runs
 # own bomb limit (about 89 M), so Pillow's warning never decides for us.
 MAX_PIXELS = 64_000_000
 NORMALIZE = "normalize"
+# The chain config.yaml ships with (a test keeps daemon.config's default in step).
+DEFAULT_ENTRIES: tuple[tuple[str, Mapping[str, Any]], ...] = (
+    ("grayscale", {}),
+    ("invert", {"mode": "auto"}),
+    ("crop", {}),
+    ("resize", {}),
+    ("normalize", {}),
+)
 
 
 @dataclass(frozen=True)
