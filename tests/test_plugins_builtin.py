@@ -248,6 +248,27 @@ def _realistic_photos_module():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.real_data
+def test_fashion_mnist_images_pass_through_unchanged(fashion_mnist_dir: Path) -> None:
+    photos = _realistic_photos_module()
+    images, _ = photos.load_test_set(fashion_mnist_dir)
+    chain = Chain.build(photos.DEFAULT_CHAIN[:-1])
+    unchanged = [
+        np.array_equal(chain.pixels_bytes(encode(Image.fromarray(im)), path=Path("x.png")), im)
+        for im in images[:200]
+    ]
+    # The few that change are items that do not span the frame (a short coat, a bag).
+    assert sum(unchanged) >= 190
+
+
+def test_crop_puts_an_odd_leftover_pixel_above_and_left() -> None:
+    canvas = Image.new("L", (40, 40), 0)
+    canvas.paste(200, (10, 5, 23, 35))  # 13 wide, 30 tall: 17 columns to share out
+    out = pixels([("grayscale", {}), ("crop", {})], encode(canvas))
+    columns = np.flatnonzero(out.max(axis=0))
+    assert (columns[0], 29 - columns[-1]) == (9, 8)
+
+
+@pytest.mark.real_data
 def test_default_chain_turns_photos_back_into_fashion_mnist(fashion_mnist_dir: Path) -> None:
     """Photos generated from real test images come out close to the originals."""
     photos = _realistic_photos_module()

@@ -15,6 +15,7 @@ from plugins.api import Context, Image, Option, Preprocessor
 from plugins.builtin.background import BorderLevel, border_level_of, require_grayscale
 
 _ANALYSIS_SIZE = 160  # the item is looked for on a copy about this big: fast, and less noisy
+_BLACK = 4  # a border median up to this is Fashion-MNIST's black
 _VALUES = np.arange(256, dtype=np.float32)
 _Box = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -67,7 +68,7 @@ def _already_framed(pixels: np.ndarray, level: BorderLevel, context: Context) ->
 
     Re-framing it could only shift it by a pixel, which costs a classifier accuracy.
     """
-    if pixels.shape != tuple(context.model_input.size) or level.median != 0:
+    if pixels.shape != tuple(context.model_input.size) or level.median > _BLACK:
         return False
     tall = pixels[0].any() and pixels[-1].any()
     return bool(tall or (pixels[:, 0].any() and pixels[:, -1].any()))
