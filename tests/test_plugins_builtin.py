@@ -210,12 +210,15 @@ def test_resize_to_the_model_size() -> None:
     assert out.shape == (32, 24)
 
 
-def test_big_jpeg_is_decoded_as_a_draft() -> None:
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO"])
+def test_big_jpeg_is_decoded_as_a_draft(fmt: str) -> None:
     photo = Image.new("RGB", (3000, 2000), (240, 240, 240))
     photo.paste((20, 40, 60), (1000, 500, 2000, 1500))
-    data = encode(photo, "JPEG", quality=85)
+    extra = {"save_all": True, "append_images": [photo.resize((300, 200))]} if fmt == "MPO" else {}
+    data = encode(photo, fmt, quality=85, **extra)
     resize = discover()["resize"].plugin()
     opened = Image.open(io.BytesIO(data))
+    assert opened.format == fmt
     resize.prepare(opened, Context(Path("x.jpg"), {"resample": "lanczos", "fast": True}))
     opened.load()
     assert opened.mode == "L"
