@@ -25,7 +25,7 @@ def signature(st: os.stat_result) -> Signature:
 
 @dataclass
 class _Waiting:
-    signature: Signature
+    signature: Signature | None  # None: not looked at yet
     deadline: float
 
 
@@ -41,22 +41,33 @@ class Arrivals:
     def __len__(self) -> int:
         return len(self._waiting) + len(self._ready)
 
-    def note(self, path: Path, *, complete: bool, now: float) -> None:
+    def note(self, path: Path, *, complete: bool, now: float, look: bool = True) -> None:
+        """`complete`: the writer is known to be done. `look`: stat now rather than at the
+        deadline (a scan wants old files at once; an event's file is usually closed soon)."""
         if path in self._ready:
             return
-        try:
-            st = os.lstat(path)
-        except OSError:
-            self._waiting.pop(path, None)  # gone again: nothing to take in
-            return
-        quiet = self.quiet_period
-        if complete or not stat.S_ISREG(st.st_mode) or time.time() - st.st_mtime >= quiet:
+        if complete:
             self._waiting.pop(path, None)
-            self._ready[path] = None
+            self._ready[path] = None  # whether it still exists is the examiner's business
             return
-        if path not in self._waiting:
-            self._waiting[path] = _Waiting(signature(st), now + quiet)
-            heapq.heappush(self._deadlines, (now + quiet, path))
+        if path in self._waiting:
+            return
+        sig = None
+        if look:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                return  # gone again: nothing to take in
+            if self._settled(st):
+                self._ready[path] = None
+                return
+            sig = signature(st)
+        self._waiting[path] = _Waiting(sig, now + self.quiet_period)
+        heapq.heappush(self._deadlines, (now + self.quiet_period, path))
+
+    def _settled(self, st: os.stat_result) -> bool:
+        """Not a regular file (the examiner says what it is), or unchanged for the quiet period."""
+        return not stat.S_ISREG(st.st_mode) or time.time() - st.st_mtime >= self.quiet_period
 
     def due(self, now: float) -> list[Path]:
         """The paths that became complete, oldest first; each is returned once."""
@@ -75,11 +86,12 @@ class Arrivals:
         if waiting is None or waiting.deadline > now:
             return
         try:
-            current = signature(os.lstat(path))
+            st = os.lstat(path)
         except OSError:
             del self._waiting[path]
             return
-        if current == waiting.signature:
+        current = signature(st)
+        if current == waiting.signature or (waiting.signature is None and self._settled(st)):
             del self._waiting[path]
             self._ready[path] = None
         else:

@@ -81,7 +81,9 @@ class Recorder:
         with self._database.sessions.begin() as session:
             mark_placed(session, self._to_mark)
             self._to_mark = []
-            originals = find_originals(session, {e.sha256 for e in examined if e.pixels is not None})
+            originals = find_originals(
+                session, {e.sha256 for e in examined if e.pixels is not None}
+            )
             rows = self._rows(examined, probabilities, predict_ms, loaded, originals)
             firsts = [r for r in rows if r.original_index is None]
             ids = insert_rows(session, [r.values for r in firsts])
@@ -90,7 +92,9 @@ class Recorder:
             dups = [r for r in rows if r.original_index is not None]
             for row in dups:
                 row.values["duplicate_of"] = rows[row.original_index].values["id"]  # type: ignore[index]
-            for row, row_id in zip(dups, insert_rows(session, [r.values for r in dups]), strict=True):
+            for row, row_id in zip(
+                dups, insert_rows(session, [r.values for r in dups]), strict=True
+            ):
                 row.values["id"] = row_id
         self._filing.release()
         self._place_all(rows, report)
@@ -162,7 +166,9 @@ class Recorder:
                     self._filing.target(source=e.path, status=folder_status, label=values["label"])
                 )
             if values["status"] == "failed":
-                values["path"] = str(self._filing.target(source=e.path, status="failed", label=None))
+                values["path"] = str(
+                    self._filing.target(source=e.path, status="failed", label=None)
+                )
             values["placed"] = values["path"] == values["inbox_path"]
             rows.append(row)
         return rows
@@ -203,8 +209,13 @@ class Recorder:
                     )
                 place(source, target, mode=self.mode, is_failed=failed)
             except OSError as exc:
-                log.error("recorded %s (row %s) but cannot move it to %s: %s",
-                          source, values["id"], target, exc)
+                log.error(
+                    "recorded %s (row %s) but cannot move it to %s: %s",
+                    source,
+                    values["id"],
+                    target,
+                    exc,
+                )
                 report.last_error = f"{values['filename']}: cannot move: {exc}"
                 report.stuck.append(source)
                 continue

@@ -36,7 +36,7 @@ class Examined:
     seconds: float = 0.0
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     pass
 
 
@@ -46,7 +46,7 @@ def examine(path: Path, chain: Chain) -> Examined:
         data = read_regular_file(path)
     except FileNotFoundError:
         return Examined(path, vanished=True)
-    except _Refused as exc:
+    except _RefusedError as exc:
         return Examined(path, error=str(exc), seconds=time.perf_counter() - started)
     except OSError as exc:
         return Examined(path, error=f"cannot read: {exc.strerror or exc}")
@@ -77,23 +77,27 @@ def read_regular_file(path: Path) -> bytes:
     checked to be its own real path, so a linked folder is not read through
     either. O_NONBLOCK keeps a FIFO from hanging the worker.
     """
-    parent = os.path.dirname(path)
+    parent = str(Path(path).parent)
     if os.path.realpath(parent) != parent:
-        raise _Refused("its folder is reached through a symbolic link, which fashiond never follows")
+        raise _RefusedError(
+            "its folder is reached through a symbolic link, which fashiond never follows"
+        )
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _Refused("is a symbolic link; fashiond does not follow links") from None
+            raise _RefusedError("is a symbolic link; fashiond does not follow links") from None
         raise
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise _Refused("is a directory, not an image file")
+            raise _RefusedError("is a directory, not an image file")
         if not stat.S_ISREG(st.st_mode):
-            raise _Refused("is not a regular file")
+            raise _RefusedError("is not a regular file")
         if st.st_size > MAX_FILE_BYTES:
-            raise _Refused(f"is {st.st_size} bytes, larger than the {MAX_FILE_BYTES} bytes accepted")
+            raise _RefusedError(
+                f"is {st.st_size} bytes, larger than the {MAX_FILE_BYTES} bytes accepted"
+            )
         return _read_all(fd, st.st_size)
     finally:
         os.close(fd)
@@ -107,4 +111,4 @@ def _read_all(fd: int, size: int) -> bytes:
             return b"".join(chunks)
         chunks.append(chunk)
         if sum(map(len, chunks)) > MAX_FILE_BYTES:
-            raise _Refused("grew past the size accepted while being read")
+            raise _RefusedError("grew past the size accepted while being read")

@@ -66,9 +66,7 @@ class Pending:
 class Examiners:
     """`workers` == 1 examines in this process; more uses that many worker processes."""
 
-    def __init__(
-        self, *, entries: ChainEntries, plugins_dir: Path | None, workers: int
-    ) -> None:
+    def __init__(self, *, entries: ChainEntries, plugins_dir: Path | None, workers: int) -> None:
         self._entries = [(name, dict(options)) for name, options in entries]
         self._plugins_dir = plugins_dir
         self.workers = workers
@@ -81,7 +79,9 @@ class Examiners:
         """The chain in this process (validates the config; used when workers == 1)."""
         chain = self._local.get(model_input)
         if chain is None:
-            chain = Chain.build(self._entries, plugins_dir=self._plugins_dir, model_input=model_input)
+            chain = Chain.build(
+                self._entries, plugins_dir=self._plugins_dir, model_input=model_input
+            )
             self._local[model_input] = chain
         return chain
 
@@ -136,7 +136,9 @@ class Examiners:
     def warm(self, model_input: ModelInput) -> None:
         """Start the workers and build their chains now, not on the first file."""
         if self._pool is not None:
-            futures = [self._pool.submit(_examine_chunk, [], model_input) for _ in range(self.workers)]
+            futures = [
+                self._pool.submit(_examine_chunk, [], model_input) for _ in range(self.workers)
+            ]
             for future in futures:
                 future.result()
 

@@ -65,7 +65,7 @@ def heartbeat_path(database_url: str, *, fallback_dir: Path) -> Path:
 def write_heartbeat(path: Path, beat: Heartbeat) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(asdict(beat), indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def read_heartbeat(path: Path) -> Heartbeat | None:

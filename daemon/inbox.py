@@ -23,7 +23,9 @@ TEMPORARY_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".swp")
 def pillow_extensions() -> frozenset[str]:
     """Every extension Pillow can open (not the save-only ones), lower case with the dot."""
     Image.init()
-    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+    return frozenset(
+        ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN
+    )
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,9 @@ class Inbox:
     ) -> Inbox:
         exts = None
         if extensions is not None:
-            exts = frozenset(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
+            exts = frozenset(
+                e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions
+            )
         return cls(
             root=Path(os.path.realpath(root)),
             recursive=recursive,
@@ -62,7 +66,11 @@ class Inbox:
         return self.contains(path)
 
     def contains(self, path: Path) -> bool:
-        """Inside the inbox (directly, unless recursive), not in an excluded folder or hidden one."""
+        """Inside the inbox (directly, unless recursive), not in an excluded or hidden folder."""
+        if path.parent == self.root:  # the common case, without relative_to's cost
+            return True
+        if not self.recursive:
+            return False
         try:
             relative = path.relative_to(self.root)
         except ValueError:
@@ -76,6 +84,8 @@ class Inbox:
 
     def relative_name(self, path: Path) -> str:
         """The name a file arrived with, as recorded: relative to the inbox."""
+        if path.parent == self.root:
+            return path.name
         try:
             return str(path.relative_to(self.root))
         except ValueError:

@@ -10,7 +10,6 @@ model. A bad file keeps the old model, logged once per bad file.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +54,9 @@ class LiveModel:
             loaded = self._load(self.path)
         except (NnetError, ValueError, TypeError) as exc:
             self._rejected = sig
-            log.warning("kept model %s: the new %s is unusable: %s", self.current.version, self.path, exc)
+            log.warning(
+                "kept model %s: the new %s is unusable: %s", self.current.version, self.path, exc
+            )
             return False
         self._signature = sig
         if loaded.model.sha256 == self.current.model.sha256:
@@ -71,7 +72,9 @@ class LiveModel:
             version = version_for(session, model=model, path=path)
         fmt = model.input_format
         model_input = ModelInput(
-            size=tuple(fmt.image_size), offset=fmt.offset, scale=fmt.scale  # type: ignore[arg-type]
+            size=tuple(fmt.image_size),
+            offset=fmt.offset,
+            scale=fmt.scale,  # type: ignore[arg-type]
         )
         return LoadedModel(model=model, version=version, model_input=model_input)
 
@@ -93,7 +96,7 @@ def check_usable(model: TrainedModel, path: Path) -> None:
 
 def _signature_of(path: Path) -> FileSignature:
     try:
-        st = os.stat(path)
+        st = path.stat()
     except FileNotFoundError:
         raise ParamsFileError(
             f"parameters file {path} not found",

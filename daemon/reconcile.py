@@ -53,18 +53,22 @@ def _settle(session: Session, row: Prediction, filing: Filing) -> None:
             log.warning("row %d: %s is in neither %s nor the inbox", row.id, row.filename, target)
         return
     if not failed and _content_hash(source) != row.sha256:
-        log.warning("row %d: %s was replaced since it was recorded; taking it in anew", row.id, source)
+        log.warning(
+            "row %d: %s was replaced since it was recorded; taking it in anew", row.id, source
+        )
         return
     if os.path.lexists(target):
         if not failed and filing.mode != "copy" and _content_hash(target) == row.sha256:
-            os.unlink(source)  # the copy half of a cross-filesystem move already happened
+            source.unlink()  # the copy half of a cross-filesystem move already happened
             return
         if filing.mode == "copy" and not failed and _content_hash(target) == row.sha256:
             return
         target = filing.target(source=source, status=_folder_status(row, filing), label=row.label)
         set_path(session, row.id, str(target))
     if failed:
-        write_error_note(target, filename=row.filename, error=row.error or "", plugin=row.failed_plugin)
+        write_error_note(
+            target, filename=row.filename, error=row.error or "", plugin=row.failed_plugin
+        )
     place(source, target, mode=filing.mode, is_failed=failed)
 
 

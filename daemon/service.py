@@ -11,6 +11,7 @@ and returns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -166,7 +167,11 @@ class Service:
 
     def _wait_for_events(self, timeout: float) -> None:
         try:
-            item = self._events.get(timeout=max(timeout, 0.0)) if timeout > 0 else self._events.get_nowait()
+            item = (
+                self._events.get(timeout=max(timeout, 0.0))
+                if timeout > 0
+                else self._events.get_nowait()
+            )
         except queue.Empty:
             return
         now = time.monotonic()
@@ -184,9 +189,9 @@ class Service:
             for path in self._inbox.scan_folder(seen.path):
                 self._note_path(path, complete=False, now=now)
         elif self._inbox.accepts(seen.path):
-            self._note_path(seen.path, complete=seen.kind != "created", now=now)
+            self._note_path(seen.path, complete=seen.kind != "created", now=now, look=False)
 
-    def _note_path(self, path: Path, *, complete: bool, now: float) -> None:
+    def _note_path(self, path: Path, *, complete: bool, now: float, look: bool = True) -> None:
         if path in self._claimed:
             return
         left = self._left.get(path)
@@ -197,7 +202,7 @@ class Service:
             except OSError:
                 pass
             del self._left[path]
-        self._arrivals.note(path, complete=complete, now=now)
+        self._arrivals.note(path, complete=complete, now=now, look=look)
 
     def _scan(self, now: float, *, first: bool = False) -> None:
         found = [p for p in self._inbox.scan() if p not in self._claimed and p not in self._left]
@@ -220,12 +225,12 @@ class Service:
 
     def _timeout(self, now: float) -> float:
         deadlines = [self._next_scan, self._next_beat]
-        if self._ready:
+        if self._ready and len(self._in_flight) < MAX_IN_FLIGHT:
             deadlines.append(self._ready[0][0] + self._batch.max_delay)
         arrival = self._arrivals.next_deadline()
         if arrival is not None:
             deadlines.append(arrival)
-        if self._events_since_scan > self._batch.max_size:
+        if self._events_since_scan > self._batch.max_size and not (self._ready or self._in_flight):
             deadlines.append(self._last_scan + CATCH_UP_SCAN_AFTER)
         return min(deadlines) - now
 
@@ -240,7 +245,9 @@ class Service:
                 return
             self._model.refresh()
             loaded = self._model.current
-            paths = [self._ready.popleft()[1] for _ in range(min(self._batch.max_size, len(self._ready)))]
+            paths = [
+                self._ready.popleft()[1] for _ in range(min(self._batch.max_size, len(self._ready)))
+            ]
             pending = self._examiners.submit(paths, loaded.model_input)
             pending.when_done(self._wake)
             self._in_flight.append(_InFlight(paths, loaded, pending))
@@ -272,10 +279,8 @@ class Service:
             log.warning("failed: %s", report.last_error)
 
     def _remember_left(self, path: Path) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._left[path] = signature(os.lstat(path))
-        except OSError:
-            pass
 
     # --- the rest of the loop ---------------------------------------------------------
 

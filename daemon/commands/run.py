@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from daemon.batch import Recorder
+from daemon.blas_threads import limit_blas_threads
 from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.config import Config
@@ -38,7 +39,9 @@ log = logging.getLogger("fashiond")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser)
-    parser.add_argument("--inbox", type=Path, metavar="DIR", help="folder to watch; overrides 'inbox:'")
+    parser.add_argument(
+        "--inbox", type=Path, metavar="DIR", help="folder to watch; overrides 'inbox:'"
+    )
     add_db_option(parser)
     parser.add_argument(
         "--model", type=Path, metavar="FILE", help="parameters file; overrides 'model:'"
@@ -48,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = _with_flags(config_from(args), args)
     _setup_logging(config.log_level)
+    limit_blas_threads(1)
     _prepare_inbox(config.inbox)
     database = open_database(config.database, create=True)
     examiners: Examiners | None = None
@@ -88,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
             )
             service.run()
             c = service.counters
-            log.info("stopped after %d file(s): %d failed, %d to review", c.processed, c.failed, c.review)
+            log.info(
+                "stopped after %d file(s): %d failed, %d to review", c.processed, c.failed, c.review
+            )
     finally:
         if examiners is not None:
             examiners.close()
@@ -152,7 +158,9 @@ def _with_flags(config: Config, args: argparse.Namespace) -> Config:
 
 def _prepare_inbox(inbox: Path) -> None:
     if inbox.exists() and not inbox.is_dir():
-        raise ConfigError(f"inbox {inbox} is not a folder", hint="set 'inbox:' or --inbox to a folder")
+        raise ConfigError(
+            f"inbox {inbox} is not a folder", hint="set 'inbox:' or --inbox to a folder"
+        )
     try:
         inbox.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

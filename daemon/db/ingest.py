@@ -53,13 +53,19 @@ def find_originals(session: Session, sha256s: Collection[str]) -> dict[str, Orig
 
 
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert and return the new ids, in the order of `rows`."""
+    """Insert and return the new ids, in the order of `rows`, whose inbox paths are distinct.
+
+    RETURNING the inbox path maps ids back to rows, so the insert can go as one
+    multi-row statement; asking SQLAlchemy to keep parameter order instead
+    makes it insert one row per statement on SQLite.
+    """
     if not rows:
         return []
     result = session.execute(
-        insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True), list(rows)
+        insert(Prediction).returning(Prediction.id, Prediction.inbox_path), list(rows)
     )
-    return list(result.scalars())
+    ids = {path: row_id for row_id, path in result}
+    return [ids[row["inbox_path"]] for row in rows]
 
 
 def mark_placed(session: Session, ids: Iterable[int]) -> None:
