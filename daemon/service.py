@@ -159,6 +159,8 @@ class Service:
             self._ready.append((now, path))
         self._dispatch(now)
         self._finish_done(block=self._examiners.workers <= 1)
+        if not self._ready and not self._in_flight:
+            self._recorder.flush()  # idle: commit the placed marks now, not with a next batch
         self._tick()
         if now >= self._next_beat:
             self._beat(now)
@@ -291,6 +293,10 @@ class Service:
                 ticker.poll(now)
             except Exception:
                 log.exception("ticker %r failed", ticker)
+
+    @property
+    def model_version(self) -> str:
+        return self._model.current.version
 
     @property
     def queue_depth(self) -> int:
