@@ -190,6 +190,8 @@ class Service:
         if seen.kind == "folder" and self._inbox.recursive:
             for path in self._inbox.scan_folder(seen.path):
                 self._note_path(path, complete=False, now=now)
+        elif seen.kind == "folder" and self._inbox.accepts(seen.path):
+            self._note_path(seen.path, complete=False, now=now)  # a folder named x.png: bad input
         elif self._inbox.accepts(seen.path):
             self._note_path(seen.path, complete=seen.kind != "created", now=now, look=False)
 

@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = _with_flags(config_from(args), args)
     _setup_logging(config.log_level)
+    limit_blas_threads(1)
     with open_daemon(config) as daemon:
         _on_signals(daemon.service)
         log.info("%s", daemon.describe())
@@ -89,7 +90,6 @@ def open_daemon(config: Config) -> Iterator[Daemon]:
 
     Yields a service ready to `run()`; closes the workers and the database after.
     """
-    limit_blas_threads(1)
     _prepare_inbox(config.inbox)
     database = open_database(config.database, create=True)
     examiners: Examiners | None = None
