@@ -81,8 +81,6 @@ class Prediction(Base):
         Index("ix_predictions_model_version_created_at", "model_version", "created_at"),
         # history/stats: the confidence filters and histogram scan this index, not the table.
         Index("ix_predictions_confidence", "confidence"),
-        # stats: accuracy against corrections reads only the few corrected rows.
-        Index("ix_predictions_corrected_label", "corrected_label"),
     )
 
 

@@ -1,0 +1,1 @@
+"""PNG charts; each module imports matplotlib lazily, with the Agg backend."""
