@@ -59,10 +59,11 @@ def prediction_columns() -> Select[Any]:
     )
 
 
-def record_from_row(row: Any) -> Record:
+def record_from_row(row: Sequence[Any]) -> Record:
+    """A row of `prediction_columns()` (same order as FIELDS) as a record."""
     return {
         name: format_time(value) if isinstance(value, datetime) else value
-        for name, value in zip(FIELDS, (getattr(row, f) for f in FIELDS), strict=True)
+        for name, value in zip(FIELDS, row, strict=True)
     }
 
 
