@@ -25,7 +25,7 @@ from nnet.model import CLASS_NAMES
 
 STATUSES: tuple[str, ...] = ("labeled", "review", "failed", "duplicate")
 
-# --sort FIELD (ascending) or -FIELD (descending); ties break on id the same way.
+# --sort FIELD (ascending) or FIELD:desc; ties break on id the same way.
 SORT_FIELDS: dict[str, InstrumentedAttribute[Any]] = {
     "created_at": Prediction.created_at,
     "id": Prediction.id,
@@ -35,7 +35,7 @@ SORT_FIELDS: dict[str, InstrumentedAttribute[Any]] = {
     "status": Prediction.status,
     "model_version": Prediction.model_version,
 }
-DEFAULT_SORT = "-created_at"
+DEFAULT_SORT = "created_at:desc"
 DEFAULT_LIMIT = 50
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -125,8 +125,7 @@ def add_filter_arguments(
             "--sort",
             metavar="FIELD",
             default=DEFAULT_SORT,
-            help=f"order by FIELD, -FIELD for descending (default {DEFAULT_SORT}); "
-            "fields: " + ", ".join(SORT_FIELDS),
+            help=f"FIELD or FIELD:desc (default {DEFAULT_SORT}); fields: " + ", ".join(SORT_FIELDS),
         )
         shown = "all" if limit is None else str(limit)
         group.add_argument(
@@ -196,11 +195,15 @@ def resolve_status(text: str) -> str:
 
 
 def parse_sort(text: str) -> SortOrder:
-    descending = text.startswith("-")
-    name = text.lstrip("-+").strip().lower()
+    """`FIELD`, `FIELD:asc`, `FIELD:desc` or `-FIELD` (spelled `--sort=-FIELD` for argparse)."""
+    name, _, direction = text.strip().lower().partition(":")
+    descending = name.startswith("-")
+    name = name.lstrip("-+")
+    if direction not in ("", "asc", "desc"):
+        raise UsageError(f'cannot sort "{text}"', hint="use FIELD, FIELD:asc or FIELD:desc")
     if name not in SORT_FIELDS:
         raise UsageError(f'cannot sort by "{text}"', hint=_suggest(name, tuple(SORT_FIELDS)))
-    return SortOrder(field=name, descending=descending)
+    return SortOrder(field=name, descending=descending or direction == "desc")
 
 
 def parse_limit(value: str | int | None) -> int | None:

@@ -41,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         with db.sessions.begin() as session:
             stats = history_stats(
-                session, where=where, deployed=deployed_model(session, config.model)
+                session,
+                where=where,
+                deployed=deployed_model(session, config.model),
+                days=args.days or None,
             )
     finally:
         db.dispose()
