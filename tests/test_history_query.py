@@ -221,7 +221,7 @@ def test_show_json_has_every_field_top3_revisions_and_corrections(
     details = run_json(capsys, known, "show", "3")
     for column in Prediction.__table__.columns:
         assert column.name in details
-    assert [t["label"] for t in details["top"]][0] == "Bag"
+    assert details["top"][0]["label"] == "Bag"
     assert len(details["top"]) == 3
     assert details["revisions"][0]["label"] == "Coat"
     assert details["corrections"][0]["label"] == "Bag"

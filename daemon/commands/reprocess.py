@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
@@ -34,8 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from daemon.reprocessing import load_deployed, reprocess, select_for_reprocess
 
     query = query_from_args(args)
@@ -47,14 +47,14 @@ def run(args: argparse.Namespace) -> int:
         deployed = load_deployed(config, db)
         ids = select_for_reprocess(db, query=query, version=deployed.version, force=args.force)
         quiet = args.quiet or not sys.stderr.isatty()
-        with tqdm(total=len(ids), unit="image", disable=quiet, file=sys.stderr) as bar:
+        with _progress_bar(total=len(ids), quiet=quiet) as advance:
             report = reprocess(
                 db,
                 ids,
                 deployed=deployed,
                 low_confidence=config.low_confidence,
                 batch_size=args.batch_size or config.batch.max_size,
-                progress=bar.update,
+                progress=advance,
             )
     finally:
         db.dispose()
@@ -66,6 +66,18 @@ def run(args: argparse.Namespace) -> int:
     for problem in (report.missing + report.failed)[:SHOWN_PROBLEMS]:
         print(f"  skipped {problem}", file=sys.stderr)
     return 0
+
+
+@contextmanager
+def _progress_bar(*, total: int, quiet: bool) -> Iterator[Callable[[int], object]]:
+    """tqdm on stderr; none at all when quiet (even a disabled tqdm starts a thread)."""
+    if quiet:
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="image", file=sys.stderr) as bar:
+        yield bar.update
 
 
 COMMAND = Command(
