@@ -101,7 +101,7 @@ def write_records(records: list[Record], *, fmt: str, all_versions: bool) -> Non
 
 COMMAND = Command(
     name="history",
-    help="list past predictions, newest first, with filters (table, JSON or CSV)",
+    help="list past predictions, newest first, filtered (table/JSON/CSV)",
     add_arguments=add_arguments,
     run=run,
 )
