@@ -78,7 +78,7 @@ def _pixels_reader(config: Config) -> PixelsReader:
 
 COMMAND = Command(
     name="correct",
-    help="give a prediction the right label: recorded for retraining, file moved",
+    help="give a prediction its right label; the file moves too",
     add_arguments=add_arguments,
     run=run,
 )

@@ -101,7 +101,7 @@ def _format_from_name(name: str) -> str:
 
 COMMAND = Command(
     name="export",
-    help="write the filtered history to a CSV, JSON or JSON Lines file, streaming",
+    help="write the filtered history to CSV, JSON or JSON Lines",
     add_arguments=add_arguments,
     run=run,
 )

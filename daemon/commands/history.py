@@ -101,7 +101,7 @@ def write_records(records: list[Record], *, fmt: str, all_versions: bool) -> Non
 
 COMMAND = Command(
     name="history",
-    help="list past predictions, newest first, filtered (table/JSON/CSV)",
+    help="list past predictions, newest first, with filters",
     add_arguments=add_arguments,
     run=run,
 )

@@ -82,7 +82,7 @@ def _progress_bar(*, total: int, quiet: bool) -> Iterator[Callable[[int], object
 
 COMMAND = Command(
     name="reprocess",
-    help="re-label past items with the deployed model, keeping earlier predictions",
+    help="re-label past items with the deployed model",
     add_arguments=add_arguments,
     run=run,
 )

@@ -138,7 +138,7 @@ def _confidence(value: float | None) -> str:
 
 COMMAND = Command(
     name="show",
-    help="show one prediction: every field, its top 3 classes, revisions and corrections",
+    help="one prediction: its fields, top 3, revisions, corrections",
     add_arguments=add_arguments,
     run=run,
 )

@@ -130,7 +130,7 @@ def _bars(title: str, rows: list[tuple[str, int]]) -> list[str]:
 
 COMMAND = Command(
     name="stats",
-    help="counts per label, status, confidence and day; model versions and their accuracy",
+    help="counts by label, status, confidence, day, model version",
     add_arguments=add_arguments,
     run=run,
 )
