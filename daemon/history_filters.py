@@ -138,8 +138,8 @@ def add_filter_arguments(
 
 def filter_from_args(args: argparse.Namespace, *, now: datetime | None = None) -> HistoryFilter:
     now = now if now is not None else utcnow()
-    since = _time_arg(args.since, "--since", now=now, end_of_day=False)
-    until = _time_arg(args.until, "--until", now=now, end_of_day=True)
+    since = time_arg(args.since, "--since", now=now, end_of_day=False)
+    until = time_arg(args.until, "--until", now=now, end_of_day=True)
     if since is not None and until is not None and since >= until:
         raise UsageError(
             f"--since {args.since} is not before --until {args.until}",
@@ -247,7 +247,7 @@ def parse_time(text: str, *, now: datetime, end_of_day: bool = False) -> datetim
     return instant
 
 
-def _time_arg(text: str | None, flag: str, *, now: datetime, end_of_day: bool) -> datetime | None:
+def time_arg(text: str | None, flag: str, *, now: datetime, end_of_day: bool) -> datetime | None:
     if text is None:
         return None
     try:

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from daemon.commands import Command
-from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
+from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.config import Config
 from daemon.corrections import PixelsReader, correct_prediction
-from daemon.db.database import open_database
 from daemon.errors import FashiondError
 from daemon.history_filters import resolve_label
 
@@ -26,23 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     label = resolve_label(args.label)
-    config = config_from(args)
-    db = open_database(database_url(args, config))
-    try:
-        outcome = correct_prediction(
-            db,
-            prediction_id=args.id,
-            label=label,
-            config=config,
-            read_pixels=_pixels_reader(config),
-        )
-    except OSError as exc:
-        raise FashiondError(
-            f"correction of {args.id} is recorded, but its file could not be moved: {exc}",
-            hint="fix the cause and run the same command again to finish the move",
-        ) from None
-    finally:
-        db.dispose()
+    with opened_database(args) as (config, db):
+        try:
+            outcome = correct_prediction(
+                db,
+                prediction_id=args.id,
+                label=label,
+                config=config,
+                read_pixels=_pixels_reader(config),
+            )
+        except OSError as exc:
+            raise FashiondError(
+                f"correction of {args.id} is recorded, but its file could not be moved: {exc}",
+                hint="fix the cause and run the same command again to finish the move",
+            ) from None
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if outcome.correction_id is None and outcome.moved_to is None:

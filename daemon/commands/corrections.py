@@ -10,11 +10,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from daemon.commands import Command
-from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
-from daemon.db.database import open_database
+from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.db.schema import Correction, Prediction, utcnow
-from daemon.errors import UsageError
-from daemon.history_filters import DEFAULT_LIMIT, parse_limit, parse_time, resolve_label
+from daemon.history_filters import DEFAULT_LIMIT, parse_limit, resolve_label, time_arg
 from daemon.prediction_records import (
     Column,
     Record,
@@ -62,13 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stmt = corrections_query(args)
-    config = config_from(args)
-    db = open_database(database_url(args, config))
-    try:
-        with db.sessions.begin() as session:
-            records = correction_records(session, stmt)
-    finally:
-        db.dispose()
+    with opened_database(args) as (_config, db), db.sessions.begin() as session:
+        records = correction_records(session, stmt)
     if args.format == "json":
         write_json_array(records, sys.stdout)
     elif args.format == "csv":
@@ -86,19 +79,12 @@ def corrections_query(args: argparse.Namespace) -> Select[Any]:
     stmt = select(Correction, Prediction).join(Prediction)
     if args.label is not None:
         stmt = stmt.where(Correction.label == resolve_label(args.label))
-    for flag, text, end_of_day in (("--since", args.since, False), ("--until", args.until, True)):
-        if text is None:
-            continue
-        try:
-            bound = parse_time(text, now=now, end_of_day=end_of_day)
-        except ValueError:
-            raise UsageError(
-                f'{flag} "{text}" is neither an ISO date/time nor a relative time',
-                hint="use e.g. 2026-01-31, 2026-01-31T14:00, 30m, 2h or 7d",
-            ) from None
-        stmt = stmt.where(
-            Correction.created_at >= bound if flag == "--since" else Correction.created_at < bound
-        )
+    since = time_arg(args.since, "--since", now=now, end_of_day=False)
+    until = time_arg(args.until, "--until", now=now, end_of_day=True)
+    if since is not None:
+        stmt = stmt.where(Correction.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Correction.created_at < until)
     stmt = stmt.order_by(Correction.created_at.desc(), Correction.id.desc())
     limit = parse_limit(args.limit)
     return stmt.limit(limit) if limit is not None else stmt

@@ -18,8 +18,7 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from daemon.commands import Command
-from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
-from daemon.db.database import open_database
+from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.errors import UsageError
 from daemon.history_filters import HistoryQuery, add_filter_arguments, query_from_args
 from daemon.prediction_records import (
@@ -46,17 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     query = query_from_args(args)
     fmt = args.format or _format_from_name(args.file)
-    config = config_from(args)
-    db = open_database(database_url(args, config))
-    try:
-        with db.sessions.begin() as session:
-            records = stream_records(session, query)
-            if args.file == "-":
-                count = WRITERS[fmt](records, sys.stdout)
-            else:
-                count = write_atomically(Path(args.file), lambda out: WRITERS[fmt](records, out))
-    finally:
-        db.dispose()
+    with opened_database(args) as (_config, db), db.sessions.begin() as session:
+        records = stream_records(session, query)
+        if args.file == "-":
+            count = WRITERS[fmt](records, sys.stdout)
+        else:
+            count = write_atomically(Path(args.file), lambda out: WRITERS[fmt](records, out))
     if args.file != "-":
         print(f"exported {count:,} predictions to {args.file}", file=sys.stderr)
     return 0

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.commands import Command
-from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
-from daemon.db.database import open_database
+from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.db.schema import PredictionRevision
 from daemon.history_filters import HistoryQuery, add_filter_arguments, query_from_args
 from daemon.prediction_records import (
@@ -46,13 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     query = query_from_args(args)
-    config = config_from(args)
-    db = open_database(database_url(args, config))
-    try:
-        with db.sessions.begin() as session:
-            records = list(history_records(session, query, all_versions=args.all_versions))
-    finally:
-        db.dispose()
+    with opened_database(args) as (_config, db), db.sessions.begin() as session:
+        records = list(history_records(session, query, all_versions=args.all_versions))
     write_records(records, fmt=args.format, all_versions=args.all_versions)
     return 0
 

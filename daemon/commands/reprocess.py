@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from daemon.commands import Command
-from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
-from daemon.db.database import open_database
+from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.errors import UsageError
 from daemon.history_filters import add_filter_arguments, query_from_args
 
@@ -41,9 +40,7 @@ def run(args: argparse.Namespace) -> int:
     query = query_from_args(args)
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size {args.batch_size} must be at least 1")
-    config = config_from(args)
-    db = open_database(database_url(args, config))
-    try:
+    with opened_database(args) as (config, db):
         deployed = load_deployed(config, db)
         ids = select_for_reprocess(db, query=query, version=deployed.version, force=args.force)
         quiet = args.quiet or not sys.stderr.isatty()
@@ -56,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size or config.batch.max_size,
                 progress=advance,
             )
-    finally:
-        db.dispose()
     print(
         f"reprocessed {report.relabeled:,} of {report.selected:,} items with {deployed.version} "
         f"({report.changed:,} changed label); {len(report.missing):,} files missing, "

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.commands import Command
-from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
-from daemon.db.database import open_database
+from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.db.schema import Correction, Prediction, PredictionRevision
 from daemon.errors import UsageError
 from daemon.prediction_records import format_time
@@ -29,13 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from(args)
-    db = open_database(database_url(args, config))
-    try:
-        with db.sessions.begin() as session:
-            details = prediction_details(session, args.id)
-    finally:
-        db.dispose()
+    with opened_database(args) as (_config, db), db.sessions.begin() as session:
+        details = prediction_details(session, args.id)
     if args.format == "json":
         json.dump(details, sys.stdout, indent=2, ensure_ascii=False)
         print()

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.commands import Command
-from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
-from daemon.db.database import open_database
+from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.history_filters import add_filter_arguments, filter_from_args
 from daemon.history_stats import HISTOGRAM_BINS, HistoryStats, deployed_model, history_stats
 
@@ -36,18 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     where = filter_from_args(args)
-    config = config_from(args)
-    db = open_database(database_url(args, config))
-    try:
-        with db.sessions.begin() as session:
-            stats = history_stats(
-                session,
-                where=where,
-                deployed=deployed_model(session, config.model),
-                days=args.days or None,
-            )
-    finally:
-        db.dispose()
+    with opened_database(args) as (_config, db), db.sessions.begin() as session:
+        stats = history_stats(
+            session,
+            where=where,
+            deployed=deployed_model(session, config.model),
+            days=args.days or None,
+        )
     if args.format == "json":
         json.dump(stats_json(stats), sys.stdout, indent=2, default=str)
         print()
