@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     where = filter_from_args(args)
-    with opened_database(args) as (_config, db), db.sessions.begin() as session:
+    with opened_database(args) as (config, db), db.sessions.begin() as session:
         stats = history_stats(
             session,
             where=where,
