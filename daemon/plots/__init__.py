@@ -1,1 +1,2 @@
-"""PNG charts; each module imports matplotlib lazily, with the Agg backend."""
+"""PNG charts. matplotlib is imported inside each function, so commands that draw nothing
+never pay for it."""
