@@ -25,8 +25,8 @@ from daemon.db.database import Database
 from daemon.db.schema import Prediction, PredictionRevision, utcnow
 from daemon.history_filters import HistoryQuery
 from daemon.model_registry import version_for
+from daemon.prediction import build_chain
 from nnet.model import TrainedModel
-from plugins.api import ModelInput
 from plugins.chain import Chain
 from plugins.errors import StepError
 
@@ -51,29 +51,13 @@ class ReprocessReport:
     failed: list[str] = field(default_factory=list)  # files the chain could not preprocess
 
 
-def model_input_of(model: TrainedModel) -> ModelInput:
-    fmt = model.input_format
-    height, width = fmt.image_size
-    return ModelInput(size=(int(height), int(width)), offset=fmt.offset, scale=fmt.scale)
-
-
-def preprocess_chain(config: Config, *, model_input: ModelInput = ModelInput()) -> Chain:  # noqa: B008
-    return Chain.build(
-        [(entry.name, entry.options) for entry in config.preprocess],
-        plugins_dir=config.plugins_dir,
-        model_input=model_input,
-    )
-
-
 def load_deployed(config: Config, db: Database) -> DeployedModel:
     from nnet.params_file import load_params  # numpy-heavy: only for commands that predict
 
     model = load_params(config.model)
     with db.sessions.begin() as session:
         version = version_for(session, model=model, path=config.model)
-    return DeployedModel(
-        model, version, preprocess_chain(config, model_input=model_input_of(model))
-    )
+    return DeployedModel(model, version, build_chain(config, model=model))
 
 
 def read_image(path: Path) -> bytes:

@@ -55,16 +55,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _pixels_reader(config: Config) -> PixelsReader:
     """The chain's pixels at the deployed model's input size (28x28 without a model)."""
-    from daemon.reprocessing import model_input_of, preprocess_chain, read_image
+    from daemon.prediction import build_chain
+    from daemon.reprocessing import read_image
     from nnet.errors import NnetError
     from nnet.params_file import load_params
-    from plugins.api import ModelInput
+    from plugins.chain import Chain
 
     try:
-        model_input = model_input_of(load_params(config.model))
+        chain = build_chain(config, model=load_params(config.model))
     except (NnetError, OSError):
-        model_input = ModelInput()
-    chain = preprocess_chain(config, model_input=model_input)
+        entries = [(entry.name, entry.options) for entry in config.preprocess]
+        chain = Chain.build(entries, plugins_dir=config.plugins_dir)
 
     def read(path: Path) -> np.ndarray:
         return chain.pixels_bytes(read_image(path), path=path)
