@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
+from daemon.db.schema import Prediction
 from daemon.errors import UsageError
 from daemon.history_filters import HistoryQuery, add_filter_arguments, query_from_args
 from daemon.prediction_records import (
@@ -40,26 +42,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_filter_arguments(parser, limit=None)
     parser.add_argument("--format", choices=tuple(WRITERS), help="default: FILE's extension")
     parser.add_argument("file", metavar="FILE", help="where to write; - for standard output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from daemon.progress import item_progress  # tqdm: only when exporting
+
     query = query_from_args(args)
     fmt = args.format or _format_from_name(args.file)
     with opened_database(args) as (_config, db), db.sessions.begin() as session:
-        records = stream_records(session, query)
         if args.file == "-":
-            count = WRITERS[fmt](records, sys.stdout)
+            count = WRITERS[fmt](stream_records(session, query), sys.stdout)
         else:
-            count = write_atomically(Path(args.file), lambda out: WRITERS[fmt](records, out))
+            with item_progress(
+                _bar_total(session, query, quiet=args.quiet), unit="row", quiet=args.quiet
+            ) as advance:
+                records = stream_records(session, query, advance=advance)
+                count = write_atomically(Path(args.file), lambda out: WRITERS[fmt](records, out))
     if args.file != "-":
         print(f"exported {count:,} predictions to {args.file}", file=sys.stderr)
     return 0
 
 
-def stream_records(session: Session, query: HistoryQuery) -> Iterator[Record]:
+def stream_records(
+    session: Session, query: HistoryQuery, *, advance: Callable[[int], object] = lambda n: None
+) -> Iterator[Record]:
     stmt = query.apply(prediction_columns()).execution_options(yield_per=STREAM_BATCH)
-    for row in session.execute(stmt):
-        yield record_from_row(row)
+    for partition in session.execute(stmt).partitions():
+        for row in partition:
+            yield record_from_row(row)
+        advance(len(partition))
+
+
+def _bar_total(session: Session, query: HistoryQuery, *, quiet: bool) -> int:
+    """How many rows the bar counts to; only worth a query when a bar is drawn."""
+    if quiet or not sys.stderr.isatty():
+        return 0
+    count = session.scalar(query.filter.apply(select(func.count()).select_from(Prediction))) or 0
+    return min(count, query.limit) if query.limit is not None else count
 
 
 def write_atomically(path: Path, write: Callable[[TextIO], int]) -> int:

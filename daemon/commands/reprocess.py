@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
@@ -35,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from daemon.progress import item_progress
     from daemon.reprocessing import load_deployed, reprocess, select_for_reprocess
 
     query = query_from_args(args)
@@ -43,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
     with opened_database(args) as (config, db):
         deployed = load_deployed(config, db)
         ids = select_for_reprocess(db, query=query, version=deployed.version, force=args.force)
-        quiet = args.quiet or not sys.stderr.isatty()
-        with _progress_bar(total=len(ids), quiet=quiet) as advance:
+        with item_progress(len(ids), unit="image", quiet=args.quiet) as advance:
             report = reprocess(
                 db,
                 ids,
@@ -61,18 +59,6 @@ def run(args: argparse.Namespace) -> int:
     for problem in (report.missing + report.failed)[:SHOWN_PROBLEMS]:
         print(f"  skipped {problem}", file=sys.stderr)
     return 0
-
-
-@contextmanager
-def _progress_bar(*, total: int, quiet: bool) -> Iterator[Callable[[int], object]]:
-    """tqdm on stderr; none at all when quiet (even a disabled tqdm starts a thread)."""
-    if quiet:
-        yield lambda n: None
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="image", file=sys.stderr) as bar:
-        yield bar.update
 
 
 COMMAND = Command(
