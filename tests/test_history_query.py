@@ -265,7 +265,22 @@ def test_stats_json(capsys: pytest.CaptureFixture[str], known: dict[str, str]) -
 
 
 def test_stats_filters_and_text(capsys: pytest.CaptureFixture[str], known: dict[str, str]) -> None:
-    assert run_json(capsys, known, "stats", "--label", "shirt")["total"] == 2
+    bags = run_json(capsys, known, "stats", "--label", "bag")
+    assert bags["total"] == 2 and bags["by_label"] == {"Bag": 2}
+    assert bags["by_status"] == {"labeled": 1, "duplicate": 1}
+    assert bags["confidence_histogram"]["0.8-0.9"] == 2
+    # v0001 made none of the current Bag predictions, but its superseded one for item 3 was judged
+    assert [(v["version"], v["predictions"], v["judged"]) for v in bags["versions"]] == [
+        ("v0001", 0, 1),
+        ("v0002", 2, 1),
+    ]
+    early = run_json(capsys, known, "stats", "--until", "2026-01-03", "--days", "0")
+    assert early["total"] == 3 and early["by_status"] == {"labeled": 2, "review": 1}
+    versions = {v["version"]: v for v in early["versions"]}
+    assert versions["v0001"]["first_at"].startswith("2026-01-01")
+    assert versions["v0001"]["last_at"].startswith("2026-01-02")
+    assert versions["v0002"]["predictions"] == 1
+    assert sum(early["confidence_histogram"].values()) == 3
     assert main(["stats", "--config", known["config"]]) == 0
     out = capsys.readouterr().out
     assert "by label:" in out and "model versions:" in out and "deployed model:" in out
