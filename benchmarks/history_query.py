@@ -167,7 +167,23 @@ def run(db_path: Path, *, rows: int, repeat: int) -> None:
             repeat=repeat,
         ),
     )
+    report(
+        "history --sort filename",
+        timed(in_process("history", "--db", url, "--sort", "filename"), repeat=repeat),
+    )
+    report(
+        "history --name 'IMG_00001*' (GLOB: a scan)",
+        timed(in_process("history", "--db", url, "--name", "IMG_00001*"), repeat=repeat),
+    )
     report("stats", timed(in_process("stats", "--db", url), repeat=repeat), bar=2.0)
+    report(
+        "stats --label Bag",
+        timed(in_process("stats", "--db", url, "--label", "Bag"), repeat=repeat),
+    )
+    report(
+        "stats --status review",
+        timed(in_process("stats", "--db", url, "--status", "review"), repeat=repeat),
+    )
     print("through the CLI (a new python process each time):")
     report("fashiond --version (baseline: start-up)", timed(via_cli("--version"), repeat=repeat))
     report("fashiond history --label Bag --limit 50", timed(via_cli(*history), repeat=repeat))
