@@ -105,6 +105,15 @@ def details_lines(details: dict[str, Any]) -> list[str]:
     for key, value in details.items():
         if key not in skip:
             lines.append(f"  {key:<16} {'-' if value is None else value}")
+    if details["probabilities"]:
+        names = CLASS_NAMES if len(details["probabilities"]) == len(CLASS_NAMES) else None
+        lines.append(
+            "  probabilities    "
+            + ", ".join(
+                f"{names[i] if names else i} {p:.3f}"
+                for i, p in enumerate(details["probabilities"])
+            )
+        )
     lines.append(f"top {TOP}:" if details["top"] else "top classes: none (no prediction)")
     lines.extend(f"  {t['label']:<12} {t['probability']:7.2%}" for t in details["top"])
     if details["revisions"]:

@@ -80,6 +80,8 @@ def stats_lines(stats: HistoryStats) -> list[str]:
     edges = [f"{i / HISTOGRAM_BINS:.1f}-{(i + 1) / HISTOGRAM_BINS:.1f}" for i in range(10)]
     lines += _bars("confidence", list(zip(edges, stats.confidence_histogram, strict=True)))
     lines += _bars("per day (UTC)", stats.per_day)
+    if stats.corrected_by_label:
+        lines += _bars("corrected to", stats.corrected_by_label)
     lines.append("model versions:")
     lines.append(f"  {'version':<10} {'items':>10}  {'first':<10}  {'last':<10}  vs corrections")
     for v in stats.versions:
