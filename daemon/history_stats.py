@@ -16,9 +16,14 @@ from sqlalchemy import Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from daemon.db.schema import Correction, ModelVersion, Prediction, PredictionRevision
-from daemon.history_filters import HistoryFilter
+from daemon.history_filters import HistoryFilter, unindexed
 
 HISTOGRAM_BINS = 10  # confidence 0.0-0.1, ..., 0.9-1.0
+# A filter matching more than this share of the rows is answered by one table scan.
+# On 1M rows: a 12% status filter, 0.80 s through its index vs 0.89 s as a scan; a 98%
+# confidence filter, whose index order is unrelated to the table's, far slower indexed.
+BROAD_FRACTION = 0.25
+BROAD_MIN_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -138,17 +143,19 @@ def _whole(session: Session) -> _Breakdown:
 def _filtered(session: Session, where: HistoryFilter) -> _Breakdown:
     scaled = cast(Prediction.confidence * HISTOGRAM_BINS, Integer)
     bucket = case((scaled >= HISTOGRAM_BINS, HISTOGRAM_BINS - 1), else_=scaled)
+    # Grouped by +column: otherwise SQLite walks the label index for the GROUP BY's
+    # order and looks up every row of the table in index order, the slowest plan.
+    keys = [unindexed(c) for c in (Prediction.label, Prediction.status, Prediction.model_version)]
     stmt = select(
-        Prediction.label,
-        Prediction.status,
-        Prediction.model_version,
+        *keys,
         bucket,
         func.count(),
         func.min(Prediction.created_at),
         func.max(Prediction.created_at),
-    ).group_by(Prediction.label, Prediction.status, Prediction.model_version, bucket)
+    ).group_by(*keys, bucket)
     parts = _Breakdown()
-    for label, status, version, b, n, first, last in session.execute(where.apply(stmt)):
+    rows = session.execute(where.apply(stmt, use_indexes=not _broad(session, where)))
+    for label, status, version, b, n, first, last in rows:
         parts.by_label[label] = parts.by_label.get(label, 0) + n
         parts.by_status[status] = parts.by_status.get(status, 0) + n
         if b is not None:
@@ -158,6 +165,19 @@ def _filtered(session: Session, where: HistoryFilter) -> _Breakdown:
             usage[0] += n
             usage[1], usage[2] = min(usage[1], first), max(usage[2], last)
     return parts
+
+
+def _broad(session: Session, where: HistoryFilter) -> bool:
+    """Does the filter match so much that a table scan beats index look-ups?
+
+    The count reads only indexes for single-column filters, so it costs far
+    less than the breakdown it steers.
+    """
+    total = session.scalar(select(func.count()).select_from(Prediction)) or 0
+    if total < BROAD_MIN_ROWS:
+        return False
+    matching = session.scalar(where.apply(select(func.count()).select_from(Prediction))) or 0
+    return matching > BROAD_FRACTION * total
 
 
 def _per_day(session: Session, where: HistoryFilter, *, days: int | None) -> list[tuple[str, int]]:
