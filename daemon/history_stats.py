@@ -1,8 +1,9 @@
 """Aggregates over the prediction history, computed by SQLite, not by Python.
 
-Each figure is one GROUP BY that reads an index instead of the table (see the
-indexes on `Prediction`), so `fashiond stats` stays well under two seconds on
-a million rows and never holds the rows in memory.
+Unfiltered, each figure is a GROUP BY or range count that reads one index
+instead of the table (see the indexes on `Prediction`), so `fashiond stats`
+stays well under two seconds on a million rows. Filtered, all figures come from
+one GROUP BY pass over the matching rows. Rows never reach Python.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def _judged_by_version(session: Session, where: HistoryFilter) -> dict[str | Non
             func.count(),
             func.sum(case((Prediction.label == Prediction.corrected_label, 1), else_=0)),
         )
-        .where(corrected)
+        .where(corrected, Prediction.label.is_not(None))  # a failed item is no wrong answer
         .group_by(Prediction.model_version)
     )
     earlier = (
@@ -230,7 +231,7 @@ def _judged_by_version(session: Session, where: HistoryFilter) -> dict[str | Non
             func.sum(case((PredictionRevision.label == Prediction.corrected_label, 1), else_=0)),
         )
         .join(Prediction, PredictionRevision.prediction_id == Prediction.id)
-        .where(corrected)
+        .where(corrected, PredictionRevision.label.is_not(None))
         .group_by(PredictionRevision.model_version)
     )
     judged: dict[str | None, tuple[int, int]] = {}

@@ -394,3 +394,17 @@ def test_errors_through_the_real_cli(known: dict[str, str], tmp_path: Path) -> N
     assert result.returncode == 5
     assert missing in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_corrected_failure_does_not_count_against_the_model(
+    capsys: pytest.CaptureFixture[str], known: dict[str, str]
+) -> None:
+    db = open_database(known["url"])
+    with db.sessions.begin() as session:
+        session.get(Prediction, 5).corrected_label = "Coat"
+        session.add(Correction(prediction_id=5, previous_label=None, label="Coat"))
+    db.dispose()
+    stats = run_json(capsys, known, "stats")
+    v0002 = next(v for v in stats["versions"] if v["version"] == "v0002")
+    assert (v0002["judged"], v0002["agreed"]) == (1, 1)
+    assert stats["corrections"] == 3
