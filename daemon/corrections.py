@@ -51,15 +51,14 @@ def correct_prediction(
         pending = _pending_move(session, prediction)
         current_path = Path(prediction.path)
         previous = prediction.corrected_label or prediction.label
+    finished: tuple[Path, Path] | None = None
     if pending is not None:
-        # An earlier run committed but did not move: finish it, record nothing new.
-        source, target = pending
-        move_file(source, target)
-        return CorrectionOutcome(
-            prediction_id, previous, label, None, moved_from=source, moved_to=target
-        )
+        # An earlier run committed but did not move: finish that first.
+        move_file(*pending)
+        finished = pending
     if previous == label and prediction.corrected_label is not None:
-        return CorrectionOutcome(prediction_id, previous, label, None)
+        moved_from, moved_to = finished or (None, None)
+        return CorrectionOutcome(prediction_id, previous, label, None, moved_from, moved_to)
 
     warnings: list[str] = []
     pixels = _pixels(current_path, read_pixels, warnings)
