@@ -336,6 +336,10 @@ def test_a_failed_export_keeps_the_old_file(known: dict[str, str], tmp_path: Pat
     assert target.read_text() == "old"
     assert main(["export", "--config", known["config"], str(tmp_path / "out.txt")]) == 2
     assert not (tmp_path / "out.txt").exists()
+    assert main(["export", "--config", known["config"], str(tmp_path / "no" / "out.csv")]) == 2
+    (tmp_path / "folder.csv").mkdir()
+    assert main(["export", "--config", known["config"], str(tmp_path / "folder.csv")]) == 2
+    assert not list(tmp_path.glob(".*.part"))
 
 
 # --- bad input -------------------------------------------------------------------------
