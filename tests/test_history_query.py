@@ -290,6 +290,9 @@ def test_stats_plot_writes_a_png(known: dict[str, str], tmp_path: Path) -> None:
     png = tmp_path / "stats.png"
     assert main(["stats", "--config", known["config"], "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        main(["stats", "--config", known["config"], "--plot", str(tmp_path / "x" / "s.png")]) == 2
+    )
 
 
 # --- export ----------------------------------------------------------------------------
