@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -415,3 +416,25 @@ def test_a_corrected_failure_does_not_count_against_the_model(
     v0002 = next(v for v in stats["versions"] if v["version"] == "v0002")
     assert (v0002["judged"], v0002["agreed"]) == (1, 1)
     assert stats["corrections"] == 3
+
+
+def test_reads_work_while_a_writer_holds_a_transaction(
+    capsys: pytest.CaptureFixture[str], known: dict[str, str], tmp_path: Path
+) -> None:
+    """As while the daemon is mid-batch: WAL lets readers see the last commit."""
+    writer = sqlite3.connect(tmp_path / "fashiond.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute(
+            "INSERT INTO predictions (filename, path, sha256, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ("late.png", "inbox/late.png", "f" * 64, "labeled", "2026-01-09 00:00:00.000000"),
+        )
+        assert ids(capsys, known, "--limit", "0") == [7, 6, 5, 4, 3, 2, 1]
+        assert run_json(capsys, known, "stats")["total"] == len(ROWS)
+        export = tmp_path / "during.jsonl"
+        assert main(["export", "--config", known["config"], str(export)]) == 0
+        assert len(export.read_text().splitlines()) == len(ROWS)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
