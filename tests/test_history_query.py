@@ -438,3 +438,16 @@ def test_reads_work_while_a_writer_holds_a_transaction(
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+@pytest.mark.parametrize("command", ["history", "stats", "corrections", "export"])
+def test_a_file_that_is_not_a_database_is_an_error_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    garbage = tmp_path / "notes.db"
+    garbage.write_text("not a database, just notes\n" * 100)
+    url = f"sqlite:///{garbage}"
+    extra = [str(tmp_path / "out.csv")] if command == "export" else []
+    assert main([command, "--db", url, *extra]) == 5
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and url in err and err.count("\n") == 1
