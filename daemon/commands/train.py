@@ -24,7 +24,7 @@ from nnet.training import train_model
 class TrainRequest:
     """What to train; None means the config's `train:` value, then the recipe's."""
 
-    out: Path
+    out: Path | None  # None: train without saving (main.py --build without --save)
     data: Path | None = None
     arch: str = "mlp"
     epochs: int | None = None
@@ -57,7 +57,8 @@ def train_to_file(
         seed=request.seed,
         observer=observer,
     )
-    save_params(model, request.out)
+    if request.out is not None:
+        save_params(model, request.out)
     return model, history
 
 
