@@ -307,3 +307,32 @@ def test_reprocess_without_a_model_is_a_one_line_error(
     assert cli(place, "reprocess") == 4
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def mark_unplaced(place: dict, prediction_id: int) -> None:
+    """As the daemon leaves a row between its commit and its move."""
+    db = open_database(str(place["url"]))
+    with db.sessions.begin() as session:
+        session.get(Prediction, prediction_id).placed = False
+    db.dispose()
+
+
+def test_correct_waits_for_the_daemon_to_file_the_item(
+    place: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mark_unplaced(place, 1)
+    assert cli(place, "correct", "1", "Bag") == 7
+    err = capsys.readouterr().err
+    assert "not finished filing" in err and err.count("\n") == 1
+    assert rows(place, Correction) == []
+    assert (Path(place["root"]) / "review" / "Shirt" / "top.png").exists()
+
+
+def test_reprocess_skips_items_the_daemon_is_still_filing(
+    place: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save_model_that_says("Bag", Path(place["root"]) / "models" / "current.pickle")
+    mark_unplaced(place, 1)
+    assert cli(place, "reprocess") == 0
+    assert "reprocessed 1 of 2" in capsys.readouterr().out
+    assert rows(place, Prediction, Prediction.id == 1)[0].label == "Shirt"
