@@ -25,6 +25,7 @@ from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from nnet.errors import ParamsFileError
 from nnet.params_file import load_params
 from plugins.api import ModelInput
 from plugins.chain import DEFAULT_ENTRIES, Chain
@@ -128,7 +129,10 @@ def main() -> None:
     parser.add_argument("--save", type=Path, default=None, help="write the photos to this folder")
     args = parser.parse_args()
 
-    model = load_params(args.model)
+    try:
+        model = load_params(args.model)
+    except ParamsFileError as exc:
+        raise SystemExit(f"error: {exc} ({exc.hint or 'pass --model FILE'})") from None
     fmt = model.input_format
     chain = Chain.build(
         DEFAULT_CHAIN,
