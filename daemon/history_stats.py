@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Integer, case, cast, distinct, func, select, union_all
 from sqlalchemy.orm import Session
 
 from daemon.db.schema import Correction, ModelVersion, Prediction, PredictionRevision
@@ -215,31 +215,35 @@ def _judged_by_version(session: Session, where: HistoryFilter) -> dict[str | Non
     uncorrected predictions are never read.
     """
     corrected = Prediction.id.in_(select(Correction.prediction_id))
-    current = (
-        select(
-            Prediction.model_version,
-            func.count(),
-            func.sum(case((Prediction.label == Prediction.corrected_label, 1), else_=0)),
-        )
-        .where(corrected, Prediction.label.is_not(None))  # a failed item is no wrong answer
-        .group_by(Prediction.model_version)
-    )
-    earlier = (
-        select(
-            PredictionRevision.model_version,
-            func.count(),
-            func.sum(case((PredictionRevision.label == Prediction.corrected_label, 1), else_=0)),
-        )
-        .join(Prediction, PredictionRevision.prediction_id == Prediction.id)
-        .where(corrected, PredictionRevision.label.is_not(None))
-        .group_by(PredictionRevision.model_version)
-    )
-    judged: dict[str | None, tuple[int, int]] = {}
-    for stmt in (current, earlier):
-        for version, n, agreed in session.execute(where.apply(stmt)):
-            j, a = judged.get(version, (0, 0))
-            judged[version] = (j + n, a + (agreed or 0))
-    return judged
+    # Every (item, version, label) a corrected item was given, current or superseded;
+    # failed predictions (no label) are no wrong answer.
+    answers = union_all(
+        where.apply(
+            select(
+                Prediction.id,
+                Prediction.model_version,
+                Prediction.label,
+                Prediction.corrected_label,
+            ).where(corrected, Prediction.label.is_not(None))
+        ),
+        where.apply(
+            select(
+                Prediction.id,
+                PredictionRevision.model_version,
+                PredictionRevision.label,
+                Prediction.corrected_label,
+            )
+            .join(PredictionRevision, PredictionRevision.prediction_id == Prediction.id)
+            .where(corrected, PredictionRevision.label.is_not(None))
+        ),
+    ).subquery()
+    # Distinct items, so a version that re-predicted an item (reprocess --force) counts it once.
+    stmt = select(
+        answers.c.model_version,
+        func.count(distinct(answers.c.id)),
+        func.count(distinct(case((answers.c.label == answers.c.corrected_label, answers.c.id)))),
+    ).group_by(answers.c.model_version)
+    return {version: (n, agreed) for version, n, agreed in session.execute(stmt)}
 
 
 def deployed_model(session: Session, model_path: Path) -> DeployedModel:

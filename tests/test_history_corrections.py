@@ -299,6 +299,12 @@ def test_stats_reports_the_deployed_models_accuracy_against_corrections(
     assert (old["judged"], old["agreed"]) == (2, 1)
     assert cli(place, "stats") == 0
     assert "accuracy against corrections 50.0% (1 of 2" in capsys.readouterr().out
+    assert cli(place, "reprocess", "--force", "--quiet") == 0  # the same version again
+    capsys.readouterr()
+    assert cli(place, "stats", "--format", "json") == 0
+    again = json.loads(capsys.readouterr().out)
+    deployed = next(v for v in again["versions"] if v["version"] == "v0001")
+    assert (deployed["judged"], deployed["agreed"]) == (2, 1)  # each item counted once
 
 
 def test_reprocess_without_a_model_is_a_one_line_error(
