@@ -60,7 +60,8 @@ class Crop(Preprocessor):
         if options["stretch"] and level.median < 128:
             item = _levels(small[top:bottom, left:right], level, darker=darker)[item]
             fill = 0
-        return Image.fromarray(_square(item, margin=options["margin"], fill=fill))
+        framed = _square(item, margin=options["margin"], fill=fill)
+        return Image.frombytes("L", (framed.shape[1], framed.shape[0]), framed.tobytes())
 
 
 def _already_framed(pixels: np.ndarray, level: BorderLevel, context: Context) -> bool:
@@ -90,8 +91,8 @@ def _find_item(
         below = pixels < level.median - cutoff
         darker = np.count_nonzero(below)
         mask |= below
-    rows = np.flatnonzero(_enough(mask, axis=1))
-    cols = np.flatnonzero(_enough(mask, axis=0))
+    (rows,) = np.nonzero(_enough(mask, axis=1))
+    (cols,) = np.nonzero(_enough(mask, axis=0))
     if rows.size == 0 or cols.size == 0:
         return None
     box = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
@@ -109,12 +110,14 @@ def _levels(sample: np.ndarray, level: BorderLevel, *, darker: bool) -> np.ndarr
 
     The peak is the pixel furthest from the background, on the item's side of it.
     """
-    distance = level.median - _VALUES if darker else _VALUES - level.median
-    peak = float(distance[sample].max())
+    if darker:
+        distance, peak = level.median - _VALUES, level.median - float(sample.min())
+    else:
+        distance, peak = _VALUES - level.median, float(sample.max()) - level.median
     if peak <= level.spread + 1:
         return np.arange(256, dtype=np.uint8)
-    lut = (distance - level.spread) * (255.0 / (peak - level.spread))
-    return np.clip(lut + 0.5, 0, 255).astype(np.uint8)
+    lut = (distance - level.spread) * (255.0 / (peak - level.spread)) + 0.5
+    return np.minimum(np.maximum(lut, 0, out=lut), 255, out=lut).astype(np.uint8)
 
 
 def _square(item: np.ndarray, *, margin: float, fill: int) -> np.ndarray:
