@@ -169,7 +169,14 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
         if f.name != "source" and _is_path_type(f.type)
     }
     changes["database"] = _resolve_sqlite_url(config.database, base)
+    changes["model"] = pointer_path(config.model, base=base)
     return dataclasses.replace(config, **changes)
+
+
+def pointer_path(path: Path, *, base: Path) -> Path:
+    """Absolute, without following a final symlink: `model` is a pointer retraining repoints."""
+    full = base / path.expanduser()
+    return full.parent.resolve() / full.name
 
 
 def _is_path_type(annotation: object) -> bool:
