@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from daemon.db.schema import ModelVersion, utcnow
 from daemon.errors import UsageError
+from nnet.errors import ParamsFileError
 from nnet.model import TrainedModel
 from nnet.params_file import load_params
 
@@ -142,6 +143,14 @@ def last_run_started(session: Session) -> datetime | None:
     )
 
 
+def newest_run(session: Session) -> ModelVersion | None:
+    return session.scalar(
+        select(ModelVersion)
+        .where(ModelVersion.trigger.is_not(None))
+        .order_by(ModelVersion.id.desc())
+    )
+
+
 # --- changes ---------------------------------------------------------------------------
 
 
@@ -174,6 +183,7 @@ def adopt_current(session: Session, store: ModelStore) -> ModelVersion | None:
 
 def promote(session: Session, store: ModelStore, version: str, *, reason: str) -> ModelVersion:
     """The user's choice of version: anything finished whose file is still there."""
+    _adopt_or_set_aside(session, store)
     row = find_version(session, version)
     if row.status in ("failed", "candidate"):
         raise UsageError(
@@ -187,6 +197,15 @@ def promote(session: Session, store: ModelStore, version: str, *, reason: str) -
         )
     deploy(session, store, row, reason=reason)
     return row
+
+
+def _adopt_or_set_aside(session: Session, store: ModelStore) -> None:
+    """Before repointing, keep the deployed file: as a version, or renamed if it cannot load."""
+    try:
+        adopt_current(session, store)
+    except ParamsFileError:
+        if not store.pointer.is_symlink():
+            store.pointer.replace(store.pointer.with_name(store.pointer.name + ".unreadable"))
 
 
 def deploy(session: Session, store: ModelStore, row: ModelVersion, *, reason: str) -> None:
