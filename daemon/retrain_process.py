@@ -42,7 +42,7 @@ from daemon.retraining import (
     running_pid,
 )
 
-WORKER_NICE = 10  # added to the supervisor's niceness, capped by the OS at 19
+WORKER_NICE = 19  # added to the supervisor's niceness; 19 is the lowest priority
 WORKER_THREADS = "1"  # BLAS/OpenMP threads for training
 STOP_GRACE_SECONDS = 20.0
 LIMIT_ENV = "FASHIOND_RETRAIN_LIMIT"  # for tests and trials: train on a subset
