@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
@@ -81,7 +81,13 @@ class Prediction(Base):
     # The user's label from `fashiond correct`; `label` keeps the model's.
     corrected_label: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    processing_ms: Mapped[float | None]
+    processing_ms: Mapped[float | None]  # read, hash, preprocess and this file's share of predict
+    # Where the file sat in the inbox when it was taken in (absolute), so that a
+    # restart can finish a move a crash interrupted.
+    inbox_path: Mapped[str | None] = mapped_column(Text)
+    # False between the commit of the row and the file reaching `path`: the
+    # daemon commits first, then moves, then marks the row placed.
+    placed: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     __table_args__ = (
         Index("ix_predictions_sha256", "sha256"),
@@ -89,6 +95,7 @@ class Prediction(Base):
         Index("ix_predictions_label_created_at", "label", "created_at"),
         Index("ix_predictions_status_created_at", "status", "created_at"),
         Index("ix_predictions_model_version_created_at", "model_version", "created_at"),
+        Index("ix_predictions_placed", "placed"),
     )
 
 
