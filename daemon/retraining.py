@@ -212,13 +212,14 @@ def _reserve(
 
 
 def _run(run: _Run, *, observer: TrainingObserver | None) -> RunResult:
+    arch = get_architecture(run.config.retrain.arch)  # a typo fails before the data loads
     parent, data = run.parent, _gather(run)
     current = load_params(run.store.file_for(parent)) if parent is not None else None
     current_scores = score(current, data) if current is not None else None
     initial, warm_note = _initial_model(run.config, current)
     started = time.perf_counter()
     model, history = train_model(
-        get_architecture(run.config.retrain.arch),
+        arch,
         train_images=data.train.images,
         train_labels=data.train.labels,
         test_images=data.test.images,
