@@ -157,28 +157,34 @@ def newest_run(session: Session) -> ModelVersion | None:
 def adopt_current(session: Session, store: ModelStore) -> ModelVersion | None:
     """The row of the deployed model, making `current` a symlink to its vNNNN file.
 
-    The pointer decides what is active, since it is what the daemon serves; the
-    database is brought in line with it. None when there is no deployed model.
+    The pointer's contents decide what is active, since that is what the daemon
+    serves; the database and the symlink are brought in line with them. None
+    when there is no deployed model.
     """
     if not store.pointer.exists():
         return None
-    version = store.pointed_version()
-    if version is not None:
-        row = session.scalar(select(ModelVersion).where(ModelVersion.version == version))
-        if row is not None:
-            _make_active(session, row, reason=row.reason)
-            return row
     model = load_params(store.pointer)
     row = find_version(session, version_for(session, model=model, path=store.pointer))
-    target = store.file_for(row.version)
-    if not target.exists():
-        temporary = store.folder / f".{row.version}.pickle.adopt.tmp"
-        shutil.copyfile(store.pointer, temporary)
-        temporary.replace(target)
-    row.path = str(target)
+    if store.pointed_version() != row.version:
+        target = store.file_for(row.version)
+        if not target.exists():
+            temporary = store.folder / f".{row.version}.pickle.adopt.tmp"
+            shutil.copyfile(store.pointer, temporary)
+            temporary.replace(target)
+        elif load_params(target).sha256 != model.sha256:
+            raise _mismatch(target)
+        store.point_at(row.version)
+    row.path = str(store.file_for(row.version))
     _make_active(session, row, reason=row.reason or f"adopted from {store.pointer.name}")
-    store.point_at(row.version)
     return row
+
+
+def _mismatch(path: Path) -> UsageError:
+    return UsageError(
+        f"{path} holds another model than the database's version of that name",
+        hint="point --db at the database that goes with this models folder, "
+        "or move the folder aside",
+    )
 
 
 def promote(session: Session, store: ModelStore, version: str, *, reason: str) -> ModelVersion:
@@ -234,11 +240,20 @@ def rollback(session: Session, store: ModelStore) -> tuple[ModelVersion, ModelVe
 
 
 def start_candidate(
-    session: Session, *, parent: str | None, arch: str, epochs: int, trigger: str
+    session: Session,
+    store: ModelStore,
+    *,
+    parent: str | None,
+    arch: str,
+    epochs: int,
+    trigger: str,
 ) -> ModelVersion:
     """The row of a run that is starting: its version name is reserved from here on."""
+    version = next_version_name(session)
+    if store.file_for(version).exists() or store.report_for(version).exists():
+        raise _mismatch(store.file_for(version))
     row = ModelVersion(
-        version=next_version_name(session),
+        version=version,
         sha256="",
         path="",
         parent_version=parent,

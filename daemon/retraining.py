@@ -203,6 +203,7 @@ def _reserve(
     parent = current.version if current is not None else None
     row = start_candidate(
         session,
+        store,
         parent=parent,
         arch=config.retrain.arch,
         epochs=config.retrain.epochs,

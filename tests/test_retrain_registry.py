@@ -13,7 +13,7 @@ from sqlalchemy import select
 from daemon.cli import main
 from daemon.db.database import Database, open_database
 from daemon.db.schema import ModelVersion
-from daemon.errors import DaemonStateError
+from daemon.errors import DaemonStateError, UsageError
 from daemon.model_registry import (
     ModelStore,
     adopt_current,
@@ -58,7 +58,7 @@ def add_version(
 ) -> str:
     model = tiny_model(seed)
     with db.sessions.begin() as session:
-        row = start_candidate(session, parent=parent, arch="mlp", epochs=1, trigger="manual")
+        row = start_candidate(session, store, parent=parent, arch="mlp", epochs=1, trigger="manual")
         save_params(model, store.file_for(row.version))
         row.sha256, row.status, row.path = model.sha256, status, str(store.file_for(row.version))
         return row.version
@@ -104,6 +104,16 @@ def test_a_plain_model_file_is_adopted_as_a_version_behind_a_symlink(
     with db.sessions.begin() as session:  # a second time changes nothing
         assert adopt_current(session, store).version == "v0001"  # type: ignore[union-attr]
     assert statuses(db) == {"v0001": "active"}
+
+
+def test_a_models_folder_from_another_database_is_not_trusted(
+    db: Database, store: ModelStore
+) -> None:
+    save_params(tiny_model(1), store.file_for("v0001"))  # left by an earlier database
+    save_params(tiny_model(2), store.pointer)
+    with pytest.raises(UsageError, match="holds another model"), db.sessions.begin() as session:
+        adopt_current(session, store)
+    assert not store.pointer.is_symlink()
 
 
 def test_no_deployed_model_adopts_nothing(db: Database, store: ModelStore) -> None:
@@ -185,7 +195,7 @@ def test_stale_candidates_are_failed_and_their_files_removed(
     db: Database, store: ModelStore
 ) -> None:
     with db.sessions.begin() as session:
-        row = start_candidate(session, parent=None, arch="mlp", epochs=1, trigger="schedule")
+        row = start_candidate(session, store, parent=None, arch="mlp", epochs=1, trigger="schedule")
     store.file_for(row.version).write_bytes(b"half")
     (store.folder / f".{row.version}.pickle.abc.tmp").write_bytes(b"half")
     store.report_for(row.version).mkdir()
