@@ -3,8 +3,10 @@
 It starts the real daemon (`fashiond run`) on a temporary inbox, drops a
 batch of Fashion-MNIST test images in and times how long they take to be
 labeled (idle), then starts `fashiond retrain` and drops another batch while
-it trains (busy). Both phases use the same daemon, model and number of files;
-the ratio busy / idle is the figure. The retrain must still be running when
+it trains (busy), then stops the retrain and times a third batch (idle
+again). Every phase uses the same daemon, model and number of files; the
+figure is busy / the mean of the two idle phases, which evens out a machine
+whose other load drifts. The retrain must still be running when
 the busy batch is done, or the figure would flatter it: then the run says so.
 
     python benchmarks/retrain_impact.py [--images 400] [--limit 60000] [--epochs 2]
@@ -52,21 +54,25 @@ def main() -> int:
             )
             _drop(home, data, start=0, count=20)  # warm-up: imports, first batch
             _wait(lambda: _count(home) == 20, "the warm-up files")
-            idle = _phase(home, data, start=20, count=args.images)
+            n = args.images
+            idle_before = _phase(home, data, start=20, count=n)
             retrain = _start_retrain(home, limit=args.limit)
             try:
                 _wait(lambda: _candidate_started(home), "the retrain to start training")
-                busy = _phase(home, data, start=20 + args.images, count=args.images)
+                busy = _phase(home, data, start=20 + n, count=n)
                 still_running = retrain.poll() is None
             finally:
                 if retrain.poll() is None:
                     retrain.send_signal(signal.SIGTERM)
                 retrain.wait(timeout=60)
+            idle_after = _phase(home, data, start=20 + 2 * n, count=n)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
+    idle = (idle_before + idle_after) / 2
     ratio = busy / idle
-    print(f"idle labeling:        {idle:8.1f} images/s ({args.images} images)")
+    print(f"idle labeling:        {idle:8.1f} images/s (mean of {idle_before:.1f} before")
+    print(f"                                 and {idle_after:.1f} after the retrain)")
     print(f"during a retrain:     {busy:8.1f} images/s ({args.images} images)")
     print(f"ratio busy / idle:    {ratio:8.2f}  (target >= 0.50)")
     print(f"retrain still running at the end of the busy phase: {still_running}")
@@ -98,7 +104,10 @@ def _start_daemon(home: Path) -> subprocess.Popen[bytes]:
 
 def _start_retrain(home: Path, *, limit: int) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "daemon", "retrain", "--config", str(home / "config.yaml")]
-    return subprocess.Popen([*argv, "--quiet", "--limit", str(limit)], cwd=home)
+    # It is stopped at the end, and says so on stderr: not worth printing here.
+    return subprocess.Popen(
+        [*argv, "--quiet", "--limit", str(limit)], cwd=home, stderr=subprocess.DEVNULL
+    )
 
 
 def _phase(home: Path, data: Dataset, *, start: int, count: int) -> float:
