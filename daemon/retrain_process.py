@@ -31,7 +31,7 @@ from typing import TextIO
 
 from daemon.config import Config
 from daemon.db.database import open_database
-from daemon.errors import FashiondError
+from daemon.errors import DaemonStateError, FashiondError
 from daemon.model_registry import ModelStore, fail_run, fail_stale_candidates, find_version
 from daemon.retraining import (
     STALE_REASON,
@@ -84,7 +84,7 @@ def supervise(spec: RunSpec, config: Config, *, out: TextIO) -> int:
     store = ModelStore(config.model)
     pid = running_pid(store.folder)
     if pid is not None:
-        raise FashiondError(
+        raise DaemonStateError(
             f"a retrain is already running (pid {pid})", hint="wait for it to finish"
         )
     worker = subprocess.Popen(
