@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
@@ -71,10 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit status (never raises for user errors)."""
-    traceback_wanted = "--traceback" in (sys.argv[1:] if argv is None else argv)
-    try:
+
+    def command() -> int:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or ExitStatus.SUCCESS)
+
+    return guarded(command, argv=argv)
+
+
+def guarded(action: Callable[[], int], *, argv: Sequence[str] | None) -> int:
+    """The error boundary: user errors become one line and an exit code.
+
+    main.py runs the original project's flags through the same boundary, so both
+    command lines report a missing data set or a bad model file identically.
+    """
+    traceback_wanted = "--traceback" in (sys.argv[1:] if argv is None else argv)
+    try:
+        return action()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED

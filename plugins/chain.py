@@ -46,6 +46,10 @@ class Chain:
         self.names: tuple[str, ...] = tuple(step.name for step in self._steps)
         self.model_input = model_input
         self.max_pixels = max_pixels
+        # Only steps that override prepare() get called before decoding.
+        self._preparing = tuple(
+            i for i, step in enumerate(self._steps) if _overrides_prepare(step.plugin)
+        )
         # `pixels_bytes` stops before the last normalize step, if there is one.
         cut = max((i for i, s in enumerate(self._steps) if s.name == NORMALIZE), default=None)
         self._pixel_steps = self._steps if cut is None else self._steps[:cut]
@@ -103,11 +107,18 @@ class Chain:
     def _apply(self, steps: Sequence[_Step], data: bytes, *, path: Path) -> Image.Image:
         image = _open(data, max_pixels=self.max_pixels)
         contexts = [Context(path, step.options, self.model_input) for step in steps]
-        for step, context in zip(steps, contexts, strict=True):
-            _call(step, lambda s=step, c=context: s.plugin.prepare(image, c))
+        for i in self._preparing:
+            if i < len(steps):
+                try:
+                    steps[i].plugin.prepare(image, contexts[i])
+                except Exception as exc:
+                    raise _failed(steps[i], exc) from None
         _decode(image)
         for step, context in zip(steps, contexts, strict=True):
-            image = _call(step, lambda s=step, c=context, im=image: s.plugin.process(im, c))
+            try:
+                image = step.plugin.process(image, context)
+            except Exception as exc:
+                raise _failed(step, exc) from None
             if not isinstance(image, Image.Image):
                 raise StepError(step.name, f"returned {type(image).__name__}, not a Pillow image")
             if image.width < 1 or image.height < 1:
@@ -220,13 +231,14 @@ def _decode(image: Image.Image) -> None:
         raise StepError(OPEN, f"cannot decode: {type(exc).__name__}: {exc}") from None
 
 
-def _call(step: _Step, action: Any) -> Any:
-    try:
-        return action()
-    except StepError:
-        raise
-    except Exception as exc:
-        raise StepError(step.name, f"{type(exc).__name__}: {exc}") from None
+def _overrides_prepare(plugin: Preprocessor) -> bool:
+    return type(plugin).prepare is not Preprocessor.prepare
+
+
+def _failed(step: _Step, exc: Exception) -> StepError:
+    if isinstance(exc, StepError):
+        return exc
+    return StepError(step.name, f"{type(exc).__name__}: {exc}")
 
 
 def _sized(pixels: np.ndarray, model_input: ModelInput, *, step: str) -> np.ndarray:

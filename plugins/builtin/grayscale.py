@@ -1,4 +1,8 @@
-"""`grayscale`: any Pillow image to 8-bit grayscale, upright, first frame only."""
+"""`grayscale`: any Pillow image to 8-bit grayscale, upright, first frame only.
+
+Pillow opens an animated GIF, PNG or WebP on its first frame and the chain
+decodes only that one, so there is nothing to do here about animation.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +24,11 @@ class Grayscale(Preprocessor):
             "background",
             str,
             "auto",
-            "what transparent pixels become: auto (the file's own background colour, "
-            "else white), white or black",
+            "what transparent pixels become: auto (a GIF's own background colour, else "
+            "white behind a dark item and black behind a light one), white or black",
             choices=("auto", "white", "black"),
         ),
     )
-
-    def prepare(self, image: Image.Image, context: Context) -> None:
-        # An animated file opens on its first frame; make that explicit for formats
-        # whose opener may have moved on while reading the header.
-        if getattr(image, "n_frames", 1) > 1 and image.tell() != 0:
-            image.seek(0)
 
     def process(self, image: Image.Image, context: Context) -> Image.Image:
         image = _upright(image)
@@ -71,17 +69,27 @@ def _matte(image: Image.Image, choice: str) -> int:
         return _WHITE
     if choice == "black":
         return _BLACK
+    declared = _declared_background(image)
+    return declared if declared is not None else _contrasting(image)
+
+
+def _declared_background(image: Image.Image) -> int | None:
+    """A GIF's background colour (Pillow does not read PNG's bKGD chunk)."""
     background = image.info.get("background")
     if isinstance(background, int) and image.mode == "P":
-        palette = image.getpalette() or []
-        rgb = palette[3 * background : 3 * background + 3]
-        if len(rgb) == 3:
-            return _luma(rgb)
+        rgb = (image.getpalette() or [])[3 * background : 3 * background + 3]
+        return _luma(rgb) if len(rgb) == 3 else None
     if isinstance(background, tuple) and len(background) >= 3:
         return _luma(background[:3])
-    if isinstance(background, int) and image.mode in ("LA", "La"):
-        return min(background, 255)
-    return _WHITE
+    return None
+
+
+def _contrasting(image: Image.Image) -> int:
+    """White behind a dark item, black behind a light one, so the item stays visible."""
+    rgba = image.convert("LA")
+    lum, alpha = (np.asarray(band) for band in rgba.split())
+    opaque = lum[alpha > 127]
+    return _WHITE if opaque.size == 0 or float(opaque.mean()) < 128 else _BLACK
 
 
 def _luma(rgb: tuple[int, ...] | list[int]) -> int:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from PIL import ImageOps
+from PIL import ImageChops
 
 from plugins.api import Context, Image, Option, Preprocessor
-from plugins.builtin.background import border_level, require_grayscale
+from plugins.builtin.background import border_median, require_grayscale
 
 
 class Invert(Preprocessor):
@@ -30,6 +30,6 @@ class Invert(Preprocessor):
         mode = context.options["mode"]
         if mode == "never":
             return image
-        if mode == "auto" and border_level(image).median <= context.options["threshold"]:
+        if mode == "auto" and border_median(image) <= context.options["threshold"]:
             return image
-        return ImageOps.invert(image)
+        return ImageChops.invert(image)  # one C pass; ImageOps.invert builds a table
