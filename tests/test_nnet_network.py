@@ -242,3 +242,18 @@ def test_one_epoch_on_real_fashion_mnist_beats_80_percent(fashion_mnist_dir: Pat
     )
     assert model.metadata.test_accuracy is not None and model.metadata.test_accuracy > 0.80
     assert model.metadata.data_fingerprint == data.fingerprint()
+
+
+def test_nnet_imports_numpy_and_the_standard_library_only() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nnet, nnet.training, nnet.data, nnet.metrics\n"
+        "banned = ('PIL', 'daemon', 'plugins', 'sqlalchemy', 'watchdog', 'tqdm', 'matplotlib')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(banned)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
