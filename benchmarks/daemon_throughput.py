@@ -21,7 +21,6 @@ import argparse
 import gzip
 import hashlib
 import io
-import os
 import shutil
 import signal
 import sqlite3
@@ -178,7 +177,7 @@ def baseline(files: list[bytes], root: Path, model_path: Path) -> float:
     conn.execute("pragma journal_mode=wal")
     conn.execute("create table p (id integer primary key, name, path, sha, label, conf)")
     started = time.perf_counter()
-    names = sorted(os.listdir(inbox))
+    names = sorted(p.name for p in inbox.iterdir())
     for start in range(0, len(names), 64):
         chunk = names[start : start + 64]
         arrays, hashes = [], []
@@ -193,7 +192,9 @@ def baseline(files: list[bytes], root: Path, model_path: Path) -> float:
         for name, sha, b, p in zip(chunk, hashes, best, probs, strict=True):
             rows.append((name, str(out / name), sha, CLASS_NAMES[b], float(p[b])))
         with conn:
-            conn.executemany("insert into p (name, path, sha, label, conf) values (?,?,?,?,?)", rows)
+            conn.executemany(
+                "insert into p (name, path, sha, label, conf) values (?,?,?,?,?)", rows
+            )
         for name in chunk:
             (inbox / name).rename(out / name)
     elapsed = time.perf_counter() - started
@@ -270,7 +271,8 @@ def main() -> None:
         try:
             time.sleep(1.0)
             idle_main, idle_all = daemon.rss_mb()
-            print(f"idle RSS, model loaded:      {idle_main:8.1f} MB (with workers: {idle_all:.1f} MB)")
+            print(f"idle RSS, model loaded:      {idle_main:8.1f} MB", end="")
+            print(f" (with workers: {idle_all:.1f} MB)")
             if args.bulk:
                 rate = bench_bulk(daemon, bulk_files)
                 ratio = f"  = {rate / base:.2f}x the baseline" if not args.no_baseline else ""
@@ -288,7 +290,8 @@ def main() -> None:
                 rate = bench_bulk(daemon, photos)
                 print(f"photos {args.photos} 512x512 RGB:  {rate:8.0f} img/s", flush=True)
             busy_main, busy_all = daemon.rss_mb()
-            print(f"RSS after the runs:          {busy_main:8.1f} MB (with workers: {busy_all:.1f} MB)")
+            print(f"RSS after the runs:          {busy_main:8.1f} MB", end="")
+            print(f" (with workers: {busy_all:.1f} MB)")
         finally:
             took = daemon.stop()
             print(f"SIGTERM to exit:             {took:8.2f} s")

@@ -66,8 +66,10 @@ class Arrivals:
         heapq.heappush(self._deadlines, (now + self.quiet_period, path))
 
     def _settled(self, st: os.stat_result) -> bool:
-        """Not a regular file (the examiner says what it is), or unchanged for the quiet period."""
-        return not stat.S_ISREG(st.st_mode) or time.time() - st.st_mtime >= self.quiet_period
+        """Unchanged for the quiet period; a link or a device is never written to, so at once."""
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return True
+        return time.time() - st.st_mtime >= self.quiet_period
 
     def due(self, now: float) -> list[Path]:
         """The paths that became complete, oldest first; each is returned once."""

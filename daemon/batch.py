@@ -35,7 +35,11 @@ class BatchReport:
     counts: Counter[str] = field(default_factory=Counter)
     finished: list[Path] = field(default_factory=list)  # files now placed (or left, by config)
     stuck: list[Path] = field(default_factory=list)  # recorded, but the move failed
-    last_error: str | None = None
+    errors: list[str] = field(default_factory=list)  # "<name>: <why>", in order
+
+    @property
+    def last_error(self) -> str | None:
+        return self.errors[-1] if self.errors else None
 
     @property
     def recorded(self) -> int:
@@ -198,7 +202,7 @@ class Recorder:
             failed = values["status"] == "failed"
             report.counts[values["status"]] += 1
             if failed:
-                report.last_error = f"{values['filename']}: {values['error']}"
+                report.errors.append(f"{values['filename']!r}: {values['error']}")
             try:
                 if failed:
                     write_error_note(
@@ -216,7 +220,7 @@ class Recorder:
                     target,
                     exc,
                 )
-                report.last_error = f"{values['filename']}: cannot move: {exc}"
+                report.errors.append(f"{values['filename']!r}: cannot move: {exc}")
                 report.stuck.append(source)
                 continue
             if not values["placed"]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from daemon.db.database import Database
 from daemon.model_registry import version_for
+from daemon.prediction import model_input
 from nnet.errors import NnetError, ParamsFileError
 from nnet.model import TrainedModel
 from nnet.params_file import load_params
@@ -70,13 +71,7 @@ class LiveModel:
         check_usable(model, path)
         with self._database.sessions.begin() as session:
             version = version_for(session, model=model, path=path)
-        fmt = model.input_format
-        model_input = ModelInput(
-            size=tuple(fmt.image_size),
-            offset=fmt.offset,
-            scale=fmt.scale,  # type: ignore[arg-type]
-        )
-        return LoadedModel(model=model, version=version, model_input=model_input)
+        return LoadedModel(model=model, version=version, model_input=model_input(model))
 
 
 def check_usable(model: TrainedModel, path: Path) -> None:

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from daemon.arrivals import Arrivals, Signature, signature
 from daemon.batch import BatchReport, Recorder
 from daemon.examine import Examined
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 2
 HEARTBEAT_EVERY = 1.0
 EVENTS_PER_TURN = 2048
+DATABASE_RETRY = 5.0  # seconds to wait after a batch could not be committed
 CATCH_UP_SCAN_AFTER = 1.0  # seconds of quiet after a burst, in case inotify dropped events
 
 
@@ -122,6 +125,7 @@ class Service:
         self._last_scan = 0.0
         self._events_since_scan = 0
         self._next_beat = 0.0
+        self._paused_until = 0.0
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -159,6 +163,8 @@ class Service:
             self._ready.append((now, path))
         self._dispatch(now)
         self._finish_done(block=self._examiners.workers <= 1)
+        if not self._ready and not self._in_flight:
+            self._recorder.flush()  # idle: commit the placed marks now, not with a next batch
         self._tick()
         if now >= self._next_beat:
             self._beat(now)
@@ -188,6 +194,8 @@ class Service:
         if seen.kind == "folder" and self._inbox.recursive:
             for path in self._inbox.scan_folder(seen.path):
                 self._note_path(path, complete=False, now=now)
+        elif seen.kind == "folder" and self._inbox.accepts(seen.path):
+            self._note_path(seen.path, complete=False, now=now)  # a folder named x.png: bad input
         elif self._inbox.accepts(seen.path):
             self._note_path(seen.path, complete=seen.kind != "created", now=now, look=False)
 
@@ -226,7 +234,7 @@ class Service:
     def _timeout(self, now: float) -> float:
         deadlines = [self._next_scan, self._next_beat]
         if self._ready and len(self._in_flight) < MAX_IN_FLIGHT:
-            deadlines.append(self._ready[0][0] + self._batch.max_delay)
+            deadlines.append(max(self._ready[0][0] + self._batch.max_delay, self._paused_until))
         arrival = self._arrivals.next_deadline()
         if arrival is not None:
             deadlines.append(arrival)
@@ -237,6 +245,8 @@ class Service:
     # --- batches ----------------------------------------------------------------------
 
     def _dispatch(self, now: float) -> None:
+        if now < self._paused_until:
+            return
         while self._ready and len(self._in_flight) < MAX_IN_FLIGHT and not self._stopping:
             full = len(self._ready) >= self._batch.max_size
             aged = now - self._ready[0][0] >= self._batch.max_delay
@@ -264,7 +274,21 @@ class Service:
         self._finish_done(block=True)
 
     def _record(self, batch: _InFlight, examined: list[Examined]) -> None:
-        report = self._recorder.record(examined, batch.loaded)
+        try:
+            report = self._recorder.record(examined, batch.loaded)
+        except SQLAlchemyError as exc:
+            # Rolled back: nothing recorded, nothing moved. Retry the files after a pause.
+            message = " ".join(str(exc).split())[:300]
+            log.error(
+                "cannot record a batch of %d, retrying in %.0f s: %s",
+                len(batch.paths),
+                DATABASE_RETRY,
+                message,
+            )
+            self.counters.last_error = f"database: {message}"
+            self._ready.extendleft((time.monotonic(), p) for p in reversed(batch.paths))
+            self._paused_until = time.monotonic() + DATABASE_RETRY
+            return
         now = time.monotonic()
         self.counters.add(report, now)
         for path in batch.paths:
@@ -275,8 +299,8 @@ class Service:
                 self._remember_left(path)
         if report.recorded:
             log.debug("batch of %d recorded: %s", report.recorded, dict(report.counts))
-        if report.last_error:
-            log.warning("failed: %s", report.last_error)
+        for error in report.errors:
+            log.warning("failed: %s", error)
 
     def _remember_left(self, path: Path) -> None:
         with contextlib.suppress(OSError):
@@ -291,6 +315,10 @@ class Service:
                 ticker.poll(now)
             except Exception:
                 log.exception("ticker %r failed", ticker)
+
+    @property
+    def model_version(self) -> str:
+        return self._model.current.version
 
     @property
     def queue_depth(self) -> int:

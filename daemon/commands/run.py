@@ -9,12 +9,15 @@ than a daemon that half works.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import queue
 import signal
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.batch import Recorder
@@ -52,6 +55,41 @@ def run(args: argparse.Namespace) -> int:
     config = _with_flags(config_from(args), args)
     _setup_logging(config.log_level)
     limit_blas_threads(1)
+    with open_daemon(config) as daemon:
+        _on_signals(daemon.service)
+        log.info("%s", daemon.describe())
+        daemon.service.run()
+        c = daemon.service.counters
+        log.info(
+            "stopped after %d file(s): %d failed, %d to review", c.processed, c.failed, c.review
+        )
+    return 0
+
+
+@dataclass(frozen=True)
+class Daemon:
+    service: Service
+    config: Config
+    chain_names: tuple[str, ...]
+    workers: int
+
+    def describe(self) -> str:
+        """The startup line: everything a user needs to know the daemon is set up as meant."""
+        c = self.config
+        return (
+            f"fashiond {os.getpid()} watching {c.inbox} ({c.watch.observer} observer"
+            f"{', recursive' if c.watch.recursive else ''}) | database {c.database} | "
+            f"model {self.service.model_version} ({c.model}) | "
+            f"chain {' -> '.join(self.chain_names)} | {self.workers} worker(s) | output {c.output}"
+        )
+
+
+@contextlib.contextmanager
+def open_daemon(config: Config) -> Iterator[Daemon]:
+    """Everything `run` needs, checked in order, before anything is watched.
+
+    Yields a service ready to `run()`; closes the workers and the database after.
+    """
     _prepare_inbox(config.inbox)
     database = open_database(config.database, create=True)
     examiners: Examiners | None = None
@@ -75,31 +113,11 @@ def run(args: argparse.Namespace) -> int:
             )
             finish_interrupted(database, filing)
             service = _service(config, database, model, examiners, filing, beat_path)
-            _on_signals(service)
-            log.info(
-                "fashiond %d watching %s (%s observer%s) | database %s | model %s (%s) | "
-                "chain %s | %d worker(s) | output %s",
-                os.getpid(),
-                config.inbox,
-                config.watch.observer,
-                ", recursive" if config.watch.recursive else "",
-                config.database,
-                model.current.version,
-                config.model,
-                " -> ".join(chain.names),
-                workers,
-                config.output,
-            )
-            service.run()
-            c = service.counters
-            log.info(
-                "stopped after %d file(s): %d failed, %d to review", c.processed, c.failed, c.review
-            )
+            yield Daemon(service=service, config=config, chain_names=chain.names, workers=workers)
     finally:
         if examiners is not None:
             examiners.close()
         database.dispose()
-    return 0
 
 
 def _service(
@@ -172,11 +190,10 @@ def _base_dir(config: Config) -> Path:
 
 
 def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    for chatty in ("watchdog", "sqlalchemy"):  # their DEBUG is every event and statement
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 def _on_signals(service: Service) -> None:
