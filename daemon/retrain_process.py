@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from daemon.config import Config
 from daemon.db.database import open_database
@@ -157,15 +157,20 @@ def _record_death(spec: RunSpec, config: Config, *, version: str | None, reason:
 
 
 def _stop(worker: subprocess.Popen[str]) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    stop_process(worker, timeout=STOP_GRACE_SECONDS)
     if worker.stdout is not None:
         worker.stdout.close()
+
+
+def stop_process(process: subprocess.Popen[Any], *, timeout: float) -> None:
+    """SIGTERM, which a retrain turns into a clean `failed` record; SIGKILL after `timeout` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 _last_stop_signal: list[str] = []

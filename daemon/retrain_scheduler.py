@@ -19,7 +19,6 @@ never pile up.
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from daemon.config import Config
 from daemon.db.database import Database
 from daemon.model_registry import last_run_started, newest_run
+from daemon.retrain_process import stop_process
 from daemon.retraining import sweep_stale_runs
 from daemon.schedule import Schedule, parse_schedule
 
@@ -79,12 +79,7 @@ class RetrainScheduler:
             return
         if process.poll() is None:
             log.info("stopping the running retrain (pid %d)", process.pid)
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=timeout)
         self._process = None
 
     # --- the steps ---------------------------------------------------------------------

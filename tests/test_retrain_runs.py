@@ -75,7 +75,9 @@ def db(home: Path) -> Iterator[Database]:
 
 def write_config(home: Path, *, data: Path, **retrain: object) -> Path:
     settings = {"epochs": 1, **retrain}
-    lines = [f"data: {data}", "workers: 1", "retrain:"] + [f"  {k}: {json.dumps(v)}" for k, v in settings.items()]
+    lines = [f"data: {data}", "workers: 1", "retrain:"] + [
+        f"  {k}: {json.dumps(v)}" for k, v in settings.items()
+    ]
     path = home / "config.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
