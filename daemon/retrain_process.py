@@ -34,7 +34,6 @@ from daemon.db.database import open_database
 from daemon.errors import DaemonStateError, FashiondError
 from daemon.model_registry import ModelStore, fail_run, fail_stale_candidates, find_version
 from daemon.retraining import (
-    STALE_REASON,
     RunResult,
     RunStoppedError,
     run_lock,
@@ -151,7 +150,8 @@ def _record_death(spec: RunSpec, config: Config, *, version: str | None, reason:
                     row = find_version(session, version)
                     if row.status == "candidate":
                         fail_run(session, store, row, reason=reason)
-                fail_stale_candidates(session, store, reason=STALE_REASON)
+                # With the lock free and our worker dead, any candidate left is from it (or older).
+                fail_stale_candidates(session, store, reason=reason)
         finally:
             db.dispose()
 

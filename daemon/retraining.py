@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from daemon.config import Config
 from daemon.db.database import Database, open_database
 from daemon.db.schema import utcnow
-from daemon.errors import DaemonStateError, FashiondError
+from daemon.errors import DaemonStateError
 from daemon.model_registry import (
     ModelStore,
     active_version,
@@ -57,8 +57,12 @@ LOCK_NAME = ".retrain.lock"
 STALE_REASON = "the training process died without finishing (killed, out of memory, or a crash)"
 
 
-class RunStoppedError(FashiondError):
-    """The run was asked to stop (SIGTERM: the daemon stopping, or the user)."""
+class RunStoppedError(BaseException):
+    """The run was asked to stop (SIGTERM: the daemon stopping, or the user).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on
+    the way (a loader turning any error into "corrupt file") can swallow it.
+    """
 
 
 @dataclass(frozen=True)
@@ -156,11 +160,11 @@ def run_retrain(
             with db.sessions.begin() as session:
                 stale = fail_stale_candidates(session, store, reason=STALE_REASON)
                 run = _reserve(session, config, store=store, db=db, trigger=trigger, limit=limit)
-            if stale:
-                log.warning("marked stale runs as failed: %s", ", ".join(stale))
-            if announce is not None:
-                announce(run.version)
             try:
+                if stale:
+                    log.warning("marked stale runs as failed: %s", ", ".join(stale))
+                if announce is not None:
+                    announce(run.version)
                 return _run(run, observer=observer)
             except BaseException as exc:
                 with db.sessions.begin() as session:

@@ -10,7 +10,9 @@ from pathlib import Path
 from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.config import Config, pointer_path
+from daemon.exit_status import ExitStatus
 from daemon.retrain_process import RunSpec, default_limit, supervise, work
+from daemon.retraining import RunStoppedError
 
 TRIGGERS = ("manual", "schedule", "catch-up")
 
@@ -43,10 +45,14 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit if args.limit is not None else default_limit(),
         quiet=args.quiet,
     )
-    if args.worker:
-        work(spec, config, observer_quiet=args.quiet)
-        return 0
-    return supervise(spec, config, out=sys.stdout)
+    try:
+        if args.worker:
+            work(spec, config, observer_quiet=args.quiet)
+            return 0
+        return supervise(spec, config, out=sys.stdout)
+    except RunStoppedError as stopped:
+        print(f"error: {stopped}", file=sys.stderr)
+        return ExitStatus.INTERRUPTED
 
 
 def _config(args: argparse.Namespace) -> Config:
