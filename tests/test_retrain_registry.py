@@ -230,3 +230,16 @@ def test_the_curves_png_is_a_real_png(tmp_path: Path) -> None:
     path = training_curves_png(history, tmp_path / "c.png", title="t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.isfinite(path.stat().st_size)
+
+
+def test_show_names_the_figures_and_the_report_files(
+    tmp_path: Path, db: Database, store: ModelStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deploy_plain_file(db, store)
+    v2 = add_version(db, store, seed=2, status="rejected", parent="v0001")
+    assert models_cli(tmp_path, "show", v2) == 0
+    out = capsys.readouterr().out
+    assert "status:               rejected" in out
+    assert "parent:               v0001" in out
+    assert f"curves:               {store.report_for(v2) / 'curves.png'} (none)" in out
+    assert f"report:               {store.report_for(v2) / 'report.json'}" in out

@@ -121,3 +121,17 @@ def test_each_form_loads_from_config(tmp_path: Path, text: str) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(f"retrain:\n  schedule: '{text}'\n")
     assert load_config(path).retrain.schedule == text
+
+
+def test_a_bad_schedule_stops_a_command_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from daemon.cli import main
+
+    path = tmp_path / "config.yaml"
+    path.write_text("retrain:\n  schedule: '0 25 * * *'\n")
+    assert main(["retrain", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {path}: retrain.schedule: expected")
+    assert "hour '25': 25 is outside 0-23" in err
