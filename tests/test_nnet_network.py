@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -229,11 +230,29 @@ def test_train_model_refuses_normalized_inputs() -> None:
         )
 
 
+# The default recipe's layers at half the width: the same code path at a third of the cost.
+HALF_MLP = dataclasses.replace(
+    MLP,
+    spec={
+        "input_shape": [784],
+        "layers": [
+            {"type": "Dense", "n_inputs": 784, "n_outputs": 256},
+            {"type": "ReLU"},
+            {"type": "Dropout", "rate": 0.2},
+            {"type": "Dense", "n_inputs": 256, "n_outputs": 128},
+            {"type": "ReLU"},
+            {"type": "Dropout", "rate": 0.2},
+            {"type": "Dense", "n_inputs": 128, "n_outputs": 10, "init": "glorot"},
+        ],
+    },
+)
+
+
 @pytest.mark.real_data
 def test_one_epoch_on_real_fashion_mnist_beats_80_percent(fashion_mnist_dir: Path) -> None:
     data = load_fashion_mnist(fashion_mnist_dir)
     model, _ = train_model(
-        MLP,
+        HALF_MLP,
         train_images=data.train_images,
         train_labels=data.train_labels,
         test_images=data.test_images,

@@ -210,12 +210,15 @@ def test_resize_to_the_model_size() -> None:
     assert out.shape == (32, 24)
 
 
-def test_big_jpeg_is_decoded_as_a_draft() -> None:
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO"])
+def test_big_jpeg_is_decoded_as_a_draft(fmt: str) -> None:
     photo = Image.new("RGB", (3000, 2000), (240, 240, 240))
     photo.paste((20, 40, 60), (1000, 500, 2000, 1500))
-    data = encode(photo, "JPEG", quality=85)
+    extra = {"save_all": True, "append_images": [photo.resize((300, 200))]} if fmt == "MPO" else {}
+    data = encode(photo, fmt, quality=85, **extra)
     resize = discover()["resize"].plugin()
     opened = Image.open(io.BytesIO(data))
+    assert opened.format == fmt
     resize.prepare(opened, Context(Path("x.jpg"), {"resample": "lanczos", "fast": True}))
     opened.load()
     assert opened.mode == "L"
@@ -245,6 +248,27 @@ def _realistic_photos_module():  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.mark.real_data
+def test_fashion_mnist_images_pass_through_unchanged(fashion_mnist_dir: Path) -> None:
+    photos = _realistic_photos_module()
+    images, _ = photos.load_test_set(fashion_mnist_dir)
+    chain = Chain.build(photos.DEFAULT_CHAIN[:-1])
+    unchanged = [
+        np.array_equal(chain.pixels_bytes(encode(Image.fromarray(im)), path=Path("x.png")), im)
+        for im in images[:200]
+    ]
+    # The few that change are items that do not span the frame (a short coat, a bag).
+    assert sum(unchanged) >= 190
+
+
+def test_crop_puts_an_odd_leftover_pixel_above_and_left() -> None:
+    canvas = Image.new("L", (40, 40), 0)
+    canvas.paste(200, (10, 5, 23, 35))  # 13 wide, 30 tall: 17 columns to share out
+    out = pixels([("grayscale", {}), ("crop", {})], encode(canvas))
+    columns = np.flatnonzero(out.max(axis=0))
+    assert (columns[0], 29 - columns[-1]) == (9, 8)
 
 
 @pytest.mark.real_data
