@@ -21,6 +21,7 @@ import argparse
 import gzip
 import hashlib
 import io
+import os
 import shutil
 import signal
 import sqlite3
@@ -132,11 +133,29 @@ class Daemon:
     def rss_mb(self) -> tuple[float, float]:
         """(the daemon process, the daemon plus its worker processes)."""
         main = _rss(self.proc.pid)
-        children = subprocess.run(
-            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True
-        ).stdout.split()
-        kids = [_rss(int(c)) for c in children]
-        return main, main + sum(kids)
+        return main, main + sum(_rss(int(c)) for c in self._children())
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(the daemon process, its worker processes): user + system CPU so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu(pid: int) -> float:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return 0.0
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        return cpu(self.proc.pid), sum(cpu(int(c)) for c in self._children())
+
+    def _children(self) -> list[str]:
+        """Every descendant: the workers are children of the forkserver, a child of the daemon."""
+        found, todo = [], [str(self.proc.pid)]
+        while todo:
+            out = subprocess.run(["pgrep", "-P", todo.pop()], capture_output=True, text=True)
+            found += out.stdout.split()
+            todo += out.stdout.split()
+        return found
 
     def stop(self) -> float:
         started = time.perf_counter()
@@ -205,12 +224,19 @@ def baseline(files: list[bytes], root: Path, model_path: Path) -> float:
 # --- the figures ----------------------------------------------------------------------------
 
 
-def bench_bulk(daemon: Daemon, files: list[bytes]) -> float:
+def bench_bulk(daemon: Daemon, files: list[bytes], prefix: str) -> float:
     before = daemon.rows()
+    main_cpu, worker_cpu = daemon.cpu_seconds()
     started = time.perf_counter()
-    drop(daemon.inbox, files, "bulk")
+    drop(daemon.inbox, files, prefix)
     done = daemon.wait_for(before + len(files))
-    return len(files) / (done - started)
+    main_after, worker_after = daemon.cpu_seconds()
+    n = len(files)
+    print(
+        f"  CPU per file: daemon process {(main_after - main_cpu) / n * 1e6:.0f} us, "
+        f"workers {(worker_after - worker_cpu) / n * 1e6:.0f} us"
+    )
+    return n / (done - started)
 
 
 def bench_latency(daemon: Daemon, files: list[bytes], gap: float = 0.1) -> list[float]:
@@ -274,7 +300,7 @@ def main() -> None:
             print(f"idle RSS, model loaded:      {idle_main:8.1f} MB", end="")
             print(f" (with workers: {idle_all:.1f} MB)")
             if args.bulk:
-                rate = bench_bulk(daemon, bulk_files)
+                rate = bench_bulk(daemon, bulk_files, "bulk")
                 ratio = f"  = {rate / base:.2f}x the baseline" if not args.no_baseline else ""
                 print(f"bulk {args.bulk} 28x28 PNGs:      {rate:8.0f} img/s{ratio}", flush=True)
             if args.latency:
@@ -287,7 +313,7 @@ def main() -> None:
                     flush=True,
                 )
             if photos:
-                rate = bench_bulk(daemon, photos)
+                rate = bench_bulk(daemon, photos, "photo")
                 print(f"photos {args.photos} 512x512 RGB:  {rate:8.0f} img/s", flush=True)
             busy_main, busy_all = daemon.rss_mb()
             print(f"RSS after the runs:          {busy_main:8.1f} MB", end="")

@@ -105,6 +105,10 @@ class Examiners:
                 out.extend(part.result())
             except BrokenProcessPool:
                 out.extend(self._retry_alone(paths, model_input))
+            except Exception as exc:  # a bug in a worker: fail these files, keep the daemon
+                log.exception("a preprocessing worker failed on %d files", len(paths))
+                error = f"preprocessing worker error: {type(exc).__name__}: {exc}"
+                out.extend(Examined(p, error=error) for p in paths)
         return out
 
     def _retry_alone(self, paths: list[Path], model_input: ModelInput) -> list[Examined]:
@@ -134,13 +138,10 @@ class Examiners:
         )
 
     def warm(self, model_input: ModelInput) -> None:
-        """Start the workers and build their chains now, not on the first file."""
+        """Start the workers and build their chains now, not on the first file (no waiting)."""
         if self._pool is not None:
-            futures = [
-                self._pool.submit(_examine_chunk, [], model_input) for _ in range(self.workers)
-            ]
-            for future in futures:
-                future.result()
+            for _ in range(self.workers):
+                self._pool.submit(_examine_chunk, [], model_input)
 
     def close(self) -> None:
         if self._pool is not None:

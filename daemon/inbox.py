@@ -58,12 +58,15 @@ class Inbox:
 
     def accepts(self, path: Path) -> bool:
         """Whether `path` names a file the daemon should take in (by its name and place only)."""
-        name = path.name
-        if name.startswith((".", "~")) or name.lower().endswith(TEMPORARY_SUFFIXES):
+        # String operations: this runs for every watchdog event, and pathlib's are slower.
+        folder, name = os.path.split(path)
+        lower = name.lower()
+        if name.startswith((".", "~")) or lower.endswith(TEMPORARY_SUFFIXES):
             return False
-        if path.suffix.lower() not in (self.extensions or pillow_extensions()):
+        dot = lower.rfind(".")
+        if dot <= 0 or lower[dot:] not in (self.extensions or pillow_extensions()):
             return False
-        return self.contains(path)
+        return folder == str(self.root) or self.contains(path)
 
     def contains(self, path: Path) -> bool:
         """Inside the inbox (directly, unless recursive), not in an excluded or hidden folder."""

@@ -15,6 +15,7 @@ daemon needs to know.
 
 from __future__ import annotations
 
+import logging
 import queue
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,16 @@ def _native_observer() -> BaseObserver:
     return observer
 
 
+class _StopRace(logging.Filter):
+    """watchdog logs an ERROR when its emitter thread reads once more while stopping; harmless."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in str(record.msg)
+
+
+_STOP_RACE = _StopRace()
+
+
 class Watcher:
     """One observer on the inbox; `start` before the startup scan so no file falls between."""
 
@@ -137,5 +148,6 @@ class Watcher:
         self._observer.start()
 
     def stop(self) -> None:
+        logging.getLogger("watchdog.observers.inotify").addFilter(_STOP_RACE)
         self._observer.stop()
         self._observer.join(timeout=5)

@@ -193,7 +193,7 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
     for chatty in ("watchdog", "sqlalchemy"):  # their DEBUG is every event and statement
-        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(level)))
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _on_signals(service: Service) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from daemon.db.schema import Prediction
@@ -29,24 +29,34 @@ class Original:
     status: str
 
 
+# Built once: SQLAlchemy then reuses the compiled statement for every batch.
+_ORIGINALS = (
+    select(
+        Prediction.sha256,
+        Prediction.id,
+        Prediction.label,
+        Prediction.confidence,
+        Prediction.model_version,
+        Prediction.status,
+    )
+    .where(Prediction.sha256.in_(bindparam("hashes", expanding=True)))
+    .where(Prediction.status.in_(TAKEN_STATUSES))
+    .order_by(Prediction.id)
+)
+_MARK_PLACED = (
+    update(Prediction)
+    .where(Prediction.id.in_(bindparam("ids", expanding=True)))
+    .values(placed=True)
+    .execution_options(synchronize_session=False)
+)
+
+
 def find_originals(session: Session, sha256s: Collection[str]) -> dict[str, Original]:
     """The first labeled or review row for each content hash that has one."""
     found: dict[str, Original] = {}
     hashes = sorted(h for h in sha256s if h)
     for start in range(0, len(hashes), _CHUNK):
-        rows = session.execute(
-            select(
-                Prediction.sha256,
-                Prediction.id,
-                Prediction.label,
-                Prediction.confidence,
-                Prediction.model_version,
-                Prediction.status,
-            )
-            .where(Prediction.sha256.in_(hashes[start : start + _CHUNK]))
-            .where(Prediction.status.in_(TAKEN_STATUSES))
-            .order_by(Prediction.id)
-        )
+        rows = session.execute(_ORIGINALS, {"hashes": hashes[start : start + _CHUNK]})
         for sha, *rest in rows:
             found.setdefault(sha, Original(*rest))
     return found
@@ -71,12 +81,7 @@ def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
 def mark_placed(session: Session, ids: Iterable[int]) -> None:
     ids = list(ids)
     for start in range(0, len(ids), _CHUNK):
-        session.execute(
-            update(Prediction)
-            .where(Prediction.id.in_(ids[start : start + _CHUNK]))
-            .values(placed=True)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_MARK_PLACED, {"ids": ids[start : start + _CHUNK]})
 
 
 def set_path(session: Session, row_id: int, path: str) -> None:
