@@ -27,7 +27,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from daemon.db.database import open_database
-from daemon.db.schema import Prediction
+from daemon.db.schema import ModelVersion, Prediction
 from nnet.architectures import get_architecture
 from nnet.data import Dataset, load_fashion_mnist
 from nnet.params_file import save_params
@@ -142,8 +142,14 @@ def _count(home: Path) -> int | None:
 
 
 def _candidate_started(home: Path) -> bool:
-    lock = home / "models" / ".retrain.lock"
-    return lock.exists() and lock.read_text().strip().isdigit()
+    """The worker has reserved its version: it is past its start-up and about to load data."""
+    db = open_database(f"sqlite:///{home}/fashiond.db")
+    try:
+        with db.sessions.begin() as session:
+            status = select(ModelVersion.id).where(ModelVersion.status == "candidate")
+            return session.scalar(status) is not None
+    finally:
+        db.dispose()
 
 
 def _wait(condition: object, what: str) -> None:

@@ -2,11 +2,10 @@
 
 `fashiond retrain` (typed by a user, or started by the daemon's scheduler) is
 the supervisor. It starts `python -m daemon retrain --worker` in a session of
-its own, at lower CPU priority and with one BLAS thread, so that labeling
-keeps the other core and the worker's CPU time goes to whoever else wants it
-first. The worker does the whole run (see daemon.retraining) and prints two
-lines on stdout, `candidate vNNNN` when it starts and `result {json}` at the
-end.
+its own, at the lowest CPU priority (see `lower_priority`) and with one BLAS
+thread, so that the worker's CPU time goes to whoever else wants it first.
+The worker does the whole run (see daemon.retraining) and prints two lines on
+stdout, `candidate vNNNN` when it starts and `result {json}` at the end.
 
 If the worker dies without finishing (kill -9, the kernel's OOM killer), the
 supervisor records the run `failed` from the exit status and removes its
@@ -41,7 +40,7 @@ from daemon.retraining import (
     running_pid,
 )
 
-WORKER_NICE = 19  # added to the supervisor's niceness; 19 is the lowest priority
+RETRAIN_NICE = 19  # the lowest CPU priority, for the supervisor and the worker
 WORKER_THREADS = "1"  # BLAS/OpenMP threads for training
 STOP_GRACE_SECONDS = 20.0
 LIMIT_ENV = "FASHIOND_RETRAIN_LIMIT"  # for tests and trials: train on a subset
@@ -80,6 +79,7 @@ def default_limit() -> int | None:
 
 def supervise(spec: RunSpec, config: Config, *, out: TextIO) -> int:
     """Run one retrain in a worker process and report it; returns an exit status."""
+    lower_priority()
     store = ModelStore(config.model)
     pid = running_pid(store.folder)
     if pid is not None:
@@ -197,6 +197,25 @@ def _stop_signals_raise() -> Iterator[None]:
             signal.signal(signum, old)
 
 
+def lower_priority() -> None:
+    """Nice 19, and for a session leader its autogroup's nice too.
+
+    With autogroup scheduling (Linux's default) the CPU is first shared
+    between sessions, and a process's nice value only counts inside its own
+    session's group; the worker runs in a session of its own, so only the
+    group's nice keeps it from taking a full share next to the daemon. A
+    process that shares its session (the supervisor) leaves the group alone,
+    since that would slow down everything else in the session.
+    """
+    current = os.nice(0)
+    if current < RETRAIN_NICE:
+        os.nice(RETRAIN_NICE - current)
+    autogroup = Path("/proc/self/autogroup")
+    if os.getsid(0) == os.getpid() and autogroup.exists():
+        with contextlib.suppress(OSError):
+            autogroup.write_text(f"{RETRAIN_NICE}\n")
+
+
 def _worker_env() -> dict[str, str]:
     env = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -209,7 +228,7 @@ def _worker_env() -> dict[str, str]:
 
 def work(spec: RunSpec, config: Config, *, observer_quiet: bool) -> RunResult:
     """The worker's whole life: lower priority, stop cleanly on SIGTERM, run, report."""
-    os.nice(WORKER_NICE)
+    lower_priority()
     from daemon.progress import ProgressBar
 
     progress = ProgressBar(quiet=observer_quiet)

@@ -119,8 +119,9 @@ class RetrainScheduler:
     def _start(self, now: datetime) -> None:
         argv = self.command(trigger=self._trigger)
         log.info("starting a %s retrain: %s", self._trigger, " ".join(argv[1:]))
-        # Output joins the daemon's log (stderr); its own session keeps Ctrl-C ours to pass on.
-        self._process = subprocess.Popen(argv, stdout=_stderr_fd(), start_new_session=True)
+        # Output joins the daemon's log (stderr). A process group of its own keeps Ctrl-C ours
+        # to pass on; the same session keeps it in the daemon's autogroup, where its nice counts.
+        self._process = subprocess.Popen(argv, stdout=_stderr_fd(), process_group=0)
         self._started_at, self._trigger, self.due = now, "schedule", None
 
     def _reap(self, now: datetime) -> None:

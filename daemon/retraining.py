@@ -93,7 +93,7 @@ class RunResult:
 
 
 @contextlib.contextmanager
-def run_lock(folder: Path) -> Iterator[None]:
+def run_lock(folder: Path, *, record_pid: bool = True) -> Iterator[None]:
     """Hold models/.retrain.lock, or raise DaemonStateError naming the run that holds it."""
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
@@ -106,8 +106,9 @@ def run_lock(folder: Path) -> Iterator[None]:
                 f"a retrain is already running (pid {holder})",
                 hint="wait for it to finish; 'fashiond models' shows its candidate",
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if record_pid:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
@@ -116,7 +117,7 @@ def run_lock(folder: Path) -> Iterator[None]:
 def running_pid(folder: Path) -> int | None:
     """The pid of the run holding the lock, or None when no run is going."""
     try:
-        with run_lock(folder):
+        with run_lock(folder, record_pid=False):
             return None
     except DaemonStateError:
         text = (folder / LOCK_NAME).read_text(errors="replace").strip()

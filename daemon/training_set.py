@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from daemon.dataset import load_dataset
@@ -82,9 +83,16 @@ def load_training_set(
 
 def load_corrections(session: Session, *, size: tuple[int, int]) -> Corrections:
     """Every usable correction, newest label per prediction, split into train and held out."""
-    rows = session.scalars(select(Correction).order_by(Correction.id))
-    newest: dict[int, Correction] = {}
-    for row in rows:
+    # Only the columns learned from, so other columns of the table can come and go.
+    query = select(
+        Correction.prediction_id,
+        Correction.label,
+        Correction.pixels,
+        Correction.height,
+        Correction.width,
+    ).order_by(Correction.id)
+    newest: dict[int, Row[Any]] = {}
+    for row in session.execute(query):
         newest[row.prediction_id] = row
     train: list[tuple[np.ndarray, int]] = []
     held: list[tuple[np.ndarray, int]] = []
@@ -103,7 +111,7 @@ def is_held_out(prediction_id: int) -> bool:
     return int.from_bytes(digest[:8], "big") < HOLDOUT_FRACTION * 2**64
 
 
-def _example(row: Correction, *, size: tuple[int, int]) -> tuple[np.ndarray, int] | None:
+def _example(row: Row[Any], *, size: tuple[int, int]) -> tuple[np.ndarray, int] | None:
     if row.pixels is None or (row.height, row.width) != size or row.label not in CLASS_NAMES:
         return None
     if len(row.pixels) != size[0] * size[1]:
