@@ -1,9 +1,10 @@
 """A retrain's two processes: the supervisor that is started, and the worker that trains.
 
 `fashiond retrain` (typed by a user, or started by the daemon's scheduler) is
-the supervisor. It starts `python -m daemon retrain --worker` in a session of
-its own, at the lowest CPU priority (see `lower_priority`) and with one BLAS
-thread, so that the worker's CPU time goes to whoever else wants it first.
+the supervisor. It starts `python -m daemon retrain --worker` in a process
+group of its own, at the lowest CPU priority (see `lower_priority`) and with
+one BLAS thread, so that the worker's CPU time goes to whoever else wants it
+first.
 The worker does the whole run (see daemon.retraining) and prints two lines on
 stdout, `candidate vNNNN` when it starts and `result {json}` at the end.
 
@@ -91,7 +92,7 @@ def supervise(spec: RunSpec, config: Config, *, out: TextIO) -> int:
         stdout=subprocess.PIPE,
         text=True,
         env=_worker_env(),
-        start_new_session=True,
+        process_group=0,
     )
     version = result = None
     try:
@@ -198,22 +199,17 @@ def _stop_signals_raise() -> Iterator[None]:
 
 
 def lower_priority() -> None:
-    """Nice 19, and for a session leader its autogroup's nice too.
+    """Nice 19: the worker and its supervisor take only CPU time nobody else wants.
 
-    With autogroup scheduling (Linux's default) the CPU is first shared
-    between sessions, and a process's nice value only counts inside its own
-    session's group; the worker runs in a session of its own, so only the
-    group's nice keeps it from taking a full share next to the daemon. A
-    process that shares its session (the supervisor) leaves the group alone,
-    since that would slow down everything else in the session.
+    Linux's autogroup scheduling shares the CPU between sessions first, and a
+    nice value only counts inside its own session. So the worker stays in its
+    supervisor's session (a process group of its own keeps Ctrl-C away from
+    it), and the daemon's scheduler starts the supervisor in the daemon's
+    session: there, nice 19 means labeling first.
     """
     current = os.nice(0)
     if current < RETRAIN_NICE:
         os.nice(RETRAIN_NICE - current)
-    autogroup = Path("/proc/self/autogroup")
-    if os.getsid(0) == os.getpid() and autogroup.exists():
-        with contextlib.suppress(OSError):
-            autogroup.write_text(f"{RETRAIN_NICE}\n")
 
 
 def _worker_env() -> dict[str, str]:

@@ -120,7 +120,7 @@ class RetrainScheduler:
         argv = self.command(trigger=self._trigger)
         log.info("starting a %s retrain: %s", self._trigger, " ".join(argv[1:]))
         # Output joins the daemon's log (stderr). A process group of its own keeps Ctrl-C ours
-        # to pass on; the same session keeps it in the daemon's autogroup, where its nice counts.
+        # to pass on; staying in our session keeps its nice 19 meaningful (see lower_priority).
         self._process = subprocess.Popen(argv, stdout=_stderr_fd(), process_group=0)
         self._started_at, self._trigger, self.due = now, "schedule", None
 
