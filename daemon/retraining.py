@@ -44,9 +44,9 @@ from daemon.model_registry import (
 )
 from daemon.retrain_report import RunReport, write_figures, write_report_json
 from daemon.training_set import LabeledImages, TrainingSet, load_training_set
-from nnet.architectures import get_architecture
+from nnet.architectures import Architecture, get_architecture
 from nnet.errors import DataError, ParamsFileError
-from nnet.history import TrainingObserver
+from nnet.history import History, TrainingObserver
 from nnet.model import CLASS_NAMES, TrainedModel
 from nnet.params_file import load_params, save_params
 from nnet.training import train_model
@@ -223,19 +223,7 @@ def _run(run: _Run, *, observer: TrainingObserver | None) -> RunResult:
     current = load_params(run.store.file_for(parent)) if parent is not None else None
     current_scores = score(current, data) if current is not None else None
     initial, warm_note = _initial_model(run.config, current)
-    started = time.perf_counter()
-    model, history = train_model(
-        arch,
-        train_images=data.train.images,
-        train_labels=data.train.labels,
-        test_images=data.test.images,
-        test_labels=data.test.labels,
-        epochs=run.config.retrain.epochs,
-        seed=run.seed,
-        initial=initial,
-        observer=observer,
-    )
-    seconds = time.perf_counter() - started
+    model, history, seconds = _train(run, arch, data, initial=initial, observer=observer)
     candidate_scores = score(model, data)
     decision = decide(
         candidate_scores,
@@ -270,6 +258,29 @@ def _run(run: _Run, *, observer: TrainingObserver | None) -> RunResult:
         training_seconds=seconds,
         report=run.store.report_for(run.version),
     )
+
+
+def _train(
+    run: _Run,
+    arch: Architecture,
+    data: TrainingSet,
+    *,
+    initial: TrainedModel | None,
+    observer: TrainingObserver | None,
+) -> tuple[TrainedModel, History, float]:
+    started = time.perf_counter()
+    model, history = train_model(
+        arch,
+        train_images=data.train.images,
+        train_labels=data.train.labels,
+        test_images=data.test.images,
+        test_labels=data.test.labels,
+        epochs=run.config.retrain.epochs,
+        seed=run.seed,
+        initial=initial,
+        observer=observer,
+    )
+    return model, history, time.perf_counter() - started
 
 
 def _gather(run: _Run) -> TrainingSet:
