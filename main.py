@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from daemon.cli import guarded
+from daemon.commands.predict import add_background_flags
 from daemon.commands.train import TrainRequest, train_to_file
 from daemon.config import Config, load_config
 from daemon.errors import ImageError, UsageError
@@ -46,22 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--predict_image", "--predict-image", type=Path, metavar="IMAGE", help="classify an image"
     )
-    background = parser.add_mutually_exclusive_group()
-    background.add_argument(
-        "--light-bg",
-        dest="light_bg",
-        action="store_const",
-        const=True,
-        default=None,
-        help="the image has a light background (invert it)",
-    )
-    background.add_argument(
-        "--no-light-bg",
-        dest="light_bg",
-        action="store_const",
-        const=False,
-        help="the image has a dark background (do not invert)",
-    )
+    add_background_flags(parser)
     parser.add_argument("--traceback", action="store_true", help="show tracebacks on errors")
     return parser
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,12 +23,11 @@ from sqlalchemy.orm import Session
 from daemon.config import Config
 from daemon.db.database import Database
 from daemon.db.schema import Correction, Prediction
-from daemon.errors import UsageError
+from daemon.errors import DaemonStateError, UsageError
+from daemon.filing import safe_name
 from plugins.errors import StepError
 
 PixelsReader = Callable[[Path], np.ndarray]  # a file -> uint8 (H, W), 0 = background
-
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
 @dataclass(frozen=True)
@@ -51,15 +49,14 @@ def correct_prediction(
         pending = _pending_move(session, prediction)
         current_path = Path(prediction.path)
         previous = prediction.corrected_label or prediction.label
+    finished: tuple[Path, Path] | None = None
     if pending is not None:
-        # An earlier run committed but did not move: finish it, record nothing new.
-        source, target = pending
-        move_file(source, target)
-        return CorrectionOutcome(
-            prediction_id, previous, label, None, moved_from=source, moved_to=target
-        )
+        # An earlier run committed but did not move: finish that first.
+        move_file(*pending)
+        finished = pending
     if previous == label and prediction.corrected_label is not None:
-        return CorrectionOutcome(prediction_id, previous, label, None)
+        moved_from, moved_to = finished or (None, None)
+        return CorrectionOutcome(prediction_id, previous, label, None, moved_from, moved_to)
 
     warnings: list[str] = []
     pixels = _pixels(current_path, read_pixels, warnings)
@@ -101,6 +98,13 @@ def _prediction(session: Session, prediction_id: int) -> Prediction:
         raise UsageError(
             f"no prediction with id {prediction_id}", hint="'fashiond history' lists the ids"
         )
+    if not prediction.placed:
+        # The daemon committed the row but has not moved the file yet: moving it now
+        # would race the daemon's own move.
+        raise DaemonStateError(
+            f"the daemon has not finished filing prediction {prediction_id} yet",
+            hint="try again in a moment; a restarted daemon finishes it",
+        )
     return prediction
 
 
@@ -138,15 +142,10 @@ def _target(current: Path, *, label: str, config: Config) -> Path | None:
     """Where the file goes: labeled/<label>/<name>, a free name; None: it stays."""
     if config.output == "leave" or not os.path.lexists(current):
         return None
-    folder = config.labeled_dir / folder_name(label)
+    folder = config.labeled_dir / safe_name(label)
     if current.parent == folder:
         return None
-    return free_path(folder / folder_name(current.name))
-
-
-def folder_name(name: str) -> str:
-    """One safe path component: "T-shirt/top" -> "T-shirt_top" (the daemon's rule)."""
-    return _UNSAFE.sub("_", name).strip().lstrip(".") or "_"
+    return free_path(folder / safe_name(current.name))
 
 
 def free_path(wanted: Path) -> Path:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, UnaryExpression
+from sqlalchemy import ColumnElement, Select, UnaryExpression
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.operators import custom_op
 
 from daemon.db.schema import Prediction, utcnow
 from daemon.errors import UsageError
@@ -55,27 +56,46 @@ class HistoryFilter:
     model_version: str | None = None
     name_glob: str | None = None
 
-    def apply(self, stmt: Select[Any]) -> Select[Any]:
-        """Add this filter's WHERE clauses to a select over `Prediction`."""
+    def apply(self, stmt: Select[Any], *, use_indexes: bool = True) -> Select[Any]:
+        """Add this filter's WHERE clauses to a select over `Prediction`.
+
+        `use_indexes=False` keeps SQLite from driving the query through an
+        index: for a filter that matches much of the table, one sequential scan
+        beats a random table look-up per matching index entry.
+        """
+        col = _column if use_indexes else unindexed
         conditions = []
         if self.label is not None:
-            conditions.append(Prediction.label == self.label)
+            conditions.append(col(Prediction.label) == self.label)
         if self.status is not None:
-            conditions.append(Prediction.status == self.status)
+            conditions.append(col(Prediction.status) == self.status)
         if self.since is not None:
-            conditions.append(Prediction.created_at >= self.since)
+            conditions.append(col(Prediction.created_at) >= self.since)
         if self.until is not None:
-            conditions.append(Prediction.created_at < self.until)
+            conditions.append(col(Prediction.created_at) < self.until)
         if self.min_confidence is not None:
-            conditions.append(Prediction.confidence >= self.min_confidence)
+            conditions.append(col(Prediction.confidence) >= self.min_confidence)
         if self.max_confidence is not None:
-            conditions.append(Prediction.confidence <= self.max_confidence)
+            conditions.append(col(Prediction.confidence) <= self.max_confidence)
         if self.model_version is not None:
-            conditions.append(Prediction.model_version == self.model_version)
+            conditions.append(col(Prediction.model_version) == self.model_version)
         if self.name_glob is not None:
             # SQLite's GLOB has the shell's meaning (*, ?, [...]) and is case-sensitive.
-            conditions.append(Prediction.filename.op("GLOB")(self.name_glob))
+            conditions.append(col(Prediction.filename).op("GLOB")(self.name_glob))
         return stmt.where(*conditions) if conditions else stmt
+
+
+def _column(column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    return column
+
+
+def unindexed(column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    """`+column`: SQLite's documented way to stop a term from using an index.
+
+    The expression keeps the column's type, so values bind exactly as they do
+    against the bare column (datetimes included).
+    """
+    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
 
 @dataclass(frozen=True)

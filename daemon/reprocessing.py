@@ -89,7 +89,10 @@ def select_for_reprocess(
     db: Database, *, query: HistoryQuery, version: str, force: bool = False
 ) -> list[int]:
     """Matching items, minus duplicates and (unless `force`) those `version` already did."""
-    stmt = query.apply(select(Prediction.id)).where(Prediction.status != "duplicate")
+    stmt = query.apply(select(Prediction.id)).where(
+        Prediction.status != "duplicate",
+        Prediction.placed.is_(True),  # not yet where `path` says: the daemon is filing it
+    )
     if not force:
         stmt = stmt.where(Prediction.model_version.is_distinct_from(version))
     with db.sessions.begin() as session:

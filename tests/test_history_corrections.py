@@ -153,14 +153,13 @@ def test_correct_a_gone_file_stores_no_pixels_and_warns(
     assert prediction.corrected_label == "Sandal" and prediction.path.endswith("gone.png")
 
 
-def test_correct_after_a_crash_between_commit_and_move_finishes_the_move(
-    place: dict, capsys: pytest.CaptureFixture[str]
-) -> None:
+def crash_after_commit(place: dict) -> tuple[Path, Path]:
+    """The state a `correct 2 Bag` killed right after its commit leaves."""
     root: Path = place["root"]
     source = root / "labeled" / "Coat" / "coat.png"
     target = root / "labeled" / "Bag" / "coat.png"
     db = open_database(str(place["url"]))
-    with db.sessions.begin() as session:  # what a run killed right after its commit leaves
+    with db.sessions.begin() as session:
         session.add(
             Correction(
                 prediction_id=2, previous_label="Coat", label="Bag",
@@ -170,10 +169,30 @@ def test_correct_after_a_crash_between_commit_and_move_finishes_the_move(
         prediction = session.get(Prediction, 2)
         prediction.corrected_label, prediction.path = "Bag", str(target)
     db.dispose()
+    return source, target
+
+
+def test_correct_after_a_crash_between_commit_and_move_finishes_the_move(
+    place: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = crash_after_commit(place)
     assert cli(place, "correct", "2", "Bag") == 0
     assert "finished moving" in capsys.readouterr().out
     assert target.exists() and not source.exists()
     assert len(rows(place, Correction)) == 1
+
+
+def test_a_new_label_after_a_crash_finishes_the_old_move_then_corrects(
+    place: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = crash_after_commit(place)
+    assert cli(place, "correct", "2", "Dress") == 0
+    assert "Bag -> Dress" in capsys.readouterr().out
+    dress = Path(place["root"]) / "labeled" / "Dress" / "coat.png"
+    assert dress.exists() and not source.exists() and not target.exists()
+    corrections = rows(place, Correction, Correction.prediction_id == 2)
+    assert [(c.previous_label, c.label) for c in corrections] == [("Coat", "Bag"), ("Bag", "Dress")]
+    assert corrections[1].pixels is not None
 
 
 def test_correct_errors(place: dict, capsys: pytest.CaptureFixture[str]) -> None:
@@ -280,6 +299,12 @@ def test_stats_reports_the_deployed_models_accuracy_against_corrections(
     assert (old["judged"], old["agreed"]) == (2, 1)
     assert cli(place, "stats") == 0
     assert "accuracy against corrections 50.0% (1 of 2" in capsys.readouterr().out
+    assert cli(place, "reprocess", "--force", "--quiet") == 0  # the same version again
+    capsys.readouterr()
+    assert cli(place, "stats", "--format", "json") == 0
+    again = json.loads(capsys.readouterr().out)
+    deployed = next(v for v in again["versions"] if v["version"] == "v0001")
+    assert (deployed["judged"], deployed["agreed"]) == (2, 1)  # each item counted once
 
 
 def test_reprocess_without_a_model_is_a_one_line_error(
@@ -288,3 +313,32 @@ def test_reprocess_without_a_model_is_a_one_line_error(
     assert cli(place, "reprocess") == 4
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def mark_unplaced(place: dict, prediction_id: int) -> None:
+    """As the daemon leaves a row between its commit and its move."""
+    db = open_database(str(place["url"]))
+    with db.sessions.begin() as session:
+        session.get(Prediction, prediction_id).placed = False
+    db.dispose()
+
+
+def test_correct_waits_for_the_daemon_to_file_the_item(
+    place: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mark_unplaced(place, 1)
+    assert cli(place, "correct", "1", "Bag") == 7
+    err = capsys.readouterr().err
+    assert "not finished filing" in err and err.count("\n") == 1
+    assert rows(place, Correction) == []
+    assert (Path(place["root"]) / "review" / "Shirt" / "top.png").exists()
+
+
+def test_reprocess_skips_items_the_daemon_is_still_filing(
+    place: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save_model_that_says("Bag", Path(place["root"]) / "models" / "current.pickle")
+    mark_unplaced(place, 1)
+    assert cli(place, "reprocess") == 0
+    assert "reprocessed 1 of 2" in capsys.readouterr().out
+    assert rows(place, Prediction, Prediction.id == 1)[0].label == "Shirt"

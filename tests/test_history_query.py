@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -290,6 +291,9 @@ def test_stats_plot_writes_a_png(known: dict[str, str], tmp_path: Path) -> None:
     png = tmp_path / "stats.png"
     assert main(["stats", "--config", known["config"], "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        main(["stats", "--config", known["config"], "--plot", str(tmp_path / "x" / "s.png")]) == 2
+    )
 
 
 # --- export ----------------------------------------------------------------------------
@@ -336,6 +340,10 @@ def test_a_failed_export_keeps_the_old_file(known: dict[str, str], tmp_path: Pat
     assert target.read_text() == "old"
     assert main(["export", "--config", known["config"], str(tmp_path / "out.txt")]) == 2
     assert not (tmp_path / "out.txt").exists()
+    assert main(["export", "--config", known["config"], str(tmp_path / "no" / "out.csv")]) == 2
+    (tmp_path / "folder.csv").mkdir()
+    assert main(["export", "--config", known["config"], str(tmp_path / "folder.csv")]) == 2
+    assert not list(tmp_path.glob(".*.part"))
 
 
 # --- bad input -------------------------------------------------------------------------
@@ -394,3 +402,52 @@ def test_errors_through_the_real_cli(known: dict[str, str], tmp_path: Path) -> N
     assert result.returncode == 5
     assert missing in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_corrected_failure_does_not_count_against_the_model(
+    capsys: pytest.CaptureFixture[str], known: dict[str, str]
+) -> None:
+    db = open_database(known["url"])
+    with db.sessions.begin() as session:
+        session.get(Prediction, 5).corrected_label = "Coat"
+        session.add(Correction(prediction_id=5, previous_label=None, label="Coat"))
+    db.dispose()
+    stats = run_json(capsys, known, "stats")
+    v0002 = next(v for v in stats["versions"] if v["version"] == "v0002")
+    assert (v0002["judged"], v0002["agreed"]) == (1, 1)
+    assert stats["corrections"] == 3
+
+
+def test_reads_work_while_a_writer_holds_a_transaction(
+    capsys: pytest.CaptureFixture[str], known: dict[str, str], tmp_path: Path
+) -> None:
+    """As while the daemon is mid-batch: WAL lets readers see the last commit."""
+    writer = sqlite3.connect(tmp_path / "fashiond.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute(
+            "INSERT INTO predictions (filename, path, sha256, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ("late.png", "inbox/late.png", "f" * 64, "labeled", "2026-01-09 00:00:00.000000"),
+        )
+        assert ids(capsys, known, "--limit", "0") == [7, 6, 5, 4, 3, 2, 1]
+        assert run_json(capsys, known, "stats")["total"] == len(ROWS)
+        export = tmp_path / "during.jsonl"
+        assert main(["export", "--config", known["config"], str(export)]) == 0
+        assert len(export.read_text().splitlines()) == len(ROWS)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+@pytest.mark.parametrize("command", ["history", "stats", "corrections", "export"])
+def test_a_file_that_is_not_a_database_is_an_error_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    garbage = tmp_path / "notes.db"
+    garbage.write_text("not a database, just notes\n" * 100)
+    url = f"sqlite:///{garbage}"
+    extra = [str(tmp_path / "out.csv")] if command == "export" else []
+    assert main([command, "--db", url, *extra]) == 5
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and url in err and err.count("\n") == 1

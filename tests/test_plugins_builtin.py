@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,15 @@ def test_crop_frames_the_item_like_fashion_mnist() -> None:
     assert out[0, 0] == 0
 
 
+def test_a_white_garment_on_grey_comes_out_light_on_black() -> None:
+    photo = Image.new("L", (200, 200), 190)  # grey ground
+    photo.paste(250, (60, 20, 140, 180))  # a white shirt
+    out = pixels([("grayscale", {}), ("invert", {}), ("crop", {})], encode(photo))
+    assert out.shape == (160, 160)
+    assert out[0, 0] == 0
+    assert out[80, 80] == 255
+
+
 def test_crop_margin_and_no_stretch() -> None:
     canvas = Image.new("L", (120, 120), 20)
     canvas.paste(100, (10, 10, 60, 110))
@@ -246,6 +256,7 @@ def _realistic_photos_module():  # type: ignore[no-untyped-def]
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["realistic_photos"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -281,8 +292,8 @@ def test_default_chain_turns_photos_back_into_fashion_mnist(fashion_mnist_dir: P
     differences = []
     for n, index in enumerate(rng.choice(len(images), size=24, replace=False)):
         kind = photos.BACKGROUNDS[n % len(photos.BACKGROUNDS)]
-        data = photos.realistic_photo(images[index], rng, background=kind)
-        out = chain.pixels_bytes(data, path=Path("photo.jpg"))
+        photo = photos.realistic_photo(images[index], rng, background=kind)
+        out = chain.pixels_bytes(photo.data, path=Path("photo.jpg"))
         differences.append(np.abs(out.astype(np.float32) - images[index]).mean())
     # Mean absolute difference per pixel, 0-255; an unframed or uninverted photo is ~100.
     assert np.median(differences) < 25

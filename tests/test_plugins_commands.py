@@ -133,6 +133,18 @@ def plugin_file(folder: Path, name: str, *, options: str = "()", returns: str = 
     return path
 
 
+def test_light_bg_needs_an_invert_step(
+    tmp_path: Path, model_file: Path, images: list[Path]
+) -> None:
+    (tmp_path / "config.yaml").write_text("preprocess: [grayscale, crop, resize, normalize]\n")
+    result = fashiond(
+        "predict", str(images[0]), "--model", str(model_file), "--no-light-bg", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "invert" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_plugins_lists_name_source_description_and_options(tmp_path: Path) -> None:
     folder = tmp_path / "extra"
     plugin_file(

@@ -87,7 +87,12 @@ def write_atomically(path: Path, write: Callable[[TextIO], int]) -> int:
     folder = path.parent if str(path.parent) else Path()
     if not folder.is_dir():
         raise UsageError(f"cannot export to {path}: folder {folder} does not exist")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    if path.is_dir():
+        raise UsageError(f"cannot export to {path}: it is a folder", hint="name a file in it")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"cannot export to {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             count = write(out)
@@ -97,6 +102,9 @@ def write_atomically(path: Path, write: Callable[[TextIO], int]) -> int:
         os.umask(umask)
         Path(temp).chmod(0o666 & ~umask)  # mkstemp's 0600 is for secrets, not exports
         Path(temp).replace(path)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise UsageError(f"cannot export to {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

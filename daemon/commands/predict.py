@@ -21,6 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", type=Path, default=None, metavar="FILE", help="parameters file (default: model:)"
     )
+    add_background_flags(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON array with every class's probability"
+    )
+
+
+def add_background_flags(parser: argparse.ArgumentParser) -> None:
+    """--light-bg / --no-light-bg, shared with main.py: None means "detect it"."""
     background = parser.add_mutually_exclusive_group()
     background.add_argument(
         "--light-bg",
@@ -36,9 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_const",
         const=False,
         help="the photos have a dark background: never invert",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print a JSON array with every class's probability"
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
+from daemon.errors import UsageError
 from daemon.history_filters import add_filter_arguments, filter_from_args
 from daemon.history_stats import HISTOGRAM_BINS, HistoryStats, deployed_model, history_stats
 
@@ -35,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     where = filter_from_args(args)
+    if args.plot is not None and not args.plot.resolve().parent.is_dir():
+        raise UsageError(f"cannot write {args.plot}: its folder does not exist")
     with opened_database(args) as (config, db), db.sessions.begin() as session:
         stats = history_stats(
             session,

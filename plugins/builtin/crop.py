@@ -47,10 +47,10 @@ class Crop(Preprocessor):
         level = border_level_of(small)
         if _already_framed(small, level, context):
             return image
-        box = _item_box(small, level, threshold=options["threshold"])
-        if box is None:
+        found = _find_item(small, level, threshold=options["threshold"])
+        if found is None:
             return image  # nothing stands out: leave the frame as it is
-        left, top, right, bottom = box
+        (left, top, right, bottom), darker = found
         if factor == 1:
             item = small[top:bottom, left:right]
         else:
@@ -58,9 +58,10 @@ class Crop(Preprocessor):
             item = np.asarray(image.crop(full))
         fill = round(level.median)
         if options["stretch"] and level.median < 128:
-            item = _levels(small[top:bottom, left:right], level)[item]
+            item = _levels(small[top:bottom, left:right], level, darker=darker)[item]
             fill = 0
-        return Image.fromarray(_square(item, margin=options["margin"], fill=fill))
+        framed = _square(item, margin=options["margin"], fill=fill)
+        return Image.frombytes("L", (framed.shape[1], framed.shape[0]), framed.tobytes())
 
 
 def _already_framed(pixels: np.ndarray, level: BorderLevel, context: Context) -> bool:
@@ -74,18 +75,28 @@ def _already_framed(pixels: np.ndarray, level: BorderLevel, context: Context) ->
     return bool(tall or (pixels[:, 0].any() and pixels[:, -1].any()))
 
 
-def _item_box(pixels: np.ndarray, level: BorderLevel, *, threshold: int) -> _Box | None:
-    """Rows and columns with enough item pixels; a few stray noisy pixels do not count."""
+def _find_item(
+    pixels: np.ndarray, level: BorderLevel, *, threshold: int
+) -> tuple[_Box, bool] | None:
+    """The item's box, and whether it is darker than the background rather than lighter.
+
+    Rows and columns need enough item pixels, so a few stray noisy ones do not count.
+    A darker item is a white garment on a grey ground once inverted.
+    """
     cutoff = max(threshold, 3 * level.spread)
-    above, below = level.median + cutoff, level.median - cutoff
-    mask = pixels > above
-    if below >= 0:
-        mask |= pixels < below
-    rows = np.flatnonzero(_enough(mask, axis=1))
-    cols = np.flatnonzero(_enough(mask, axis=0))
+    mask = pixels > level.median + cutoff
+    lighter = np.count_nonzero(mask)
+    darker = 0
+    if level.median - cutoff >= 0:
+        below = pixels < level.median - cutoff
+        darker = np.count_nonzero(below)
+        mask |= below
+    (rows,) = np.nonzero(_enough(mask, axis=1))
+    (cols,) = np.nonzero(_enough(mask, axis=0))
     if rows.size == 0 or cols.size == 0:
         return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    box = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return box, darker > lighter
 
 
 def _enough(mask: np.ndarray, *, axis: int) -> np.ndarray:
@@ -94,14 +105,19 @@ def _enough(mask: np.ndarray, *, axis: int) -> np.ndarray:
     return mask.any(axis=axis) if needed == 0 else mask.sum(axis=axis) > needed
 
 
-def _levels(sample: np.ndarray, level: BorderLevel) -> np.ndarray:
-    """A lookup table taking the background (and its noise) to 0 and the peak to 255."""
-    floor = level.median + level.spread
-    peak = float(sample.max())
-    if peak <= floor + 1:
+def _levels(sample: np.ndarray, level: BorderLevel, *, darker: bool) -> np.ndarray:
+    """A lookup table taking the background (and its noise) to 0 and the item's peak to 255.
+
+    The peak is the pixel furthest from the background, on the item's side of it.
+    """
+    if darker:
+        distance, peak = level.median - _VALUES, level.median - float(sample.min())
+    else:
+        distance, peak = _VALUES - level.median, float(sample.max()) - level.median
+    if peak <= level.spread + 1:
         return np.arange(256, dtype=np.uint8)
-    lut = (_VALUES - floor) * (255.0 / (peak - floor))
-    return np.clip(lut + 0.5, 0, 255).astype(np.uint8)
+    lut = (distance - level.spread) * (255.0 / (peak - level.spread)) + 0.5
+    return np.minimum(np.maximum(lut, 0, out=lut), 255, out=lut).astype(np.uint8)
 
 
 def _square(item: np.ndarray, *, margin: float, fill: int) -> np.ndarray:
