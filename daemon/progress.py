@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,13 +39,18 @@ class ProgressBar:
         self._loss_sum = self._accuracy_sum = 0.0
         if self.quiet or not self.stream.isatty():
             return
+        # A terminal that reports a size of 0x0 (some ptys, e.g. under `script`) makes
+        # tqdm hide the bar entirely: fall back to 80x24 there.
+        sized = _has_size(self.stream)
         self._bar = _Bar(
             total=batches,
             desc=f"epoch {epoch}/{epochs}",
             unit="batch",
             file=self.stream,
             leave=False,
-            dynamic_ncols=True,
+            dynamic_ncols=sized,
+            ncols=None if sized else 80,
+            nrows=None if sized else 24,
             mininterval=0.2,
         )
 
@@ -73,6 +79,14 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _has_size(stream: TextIO) -> bool:
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError):
+        return False
+    return size.columns > 0 and size.lines > 0
 
 
 def summary_line(record: EpochRecord, *, epochs: int) -> str:

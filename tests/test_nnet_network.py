@@ -213,6 +213,10 @@ def test_train_model_fills_the_metadata_and_warm_starts_from_a_copy() -> None:
     for key, array in model.network.state().items():
         np.testing.assert_array_equal(array, before[key])  # the initial model is untouched
     assert warm.metadata.extra["warm_start_from"] == "feedface"
+    assert warm.metadata.extra["learning_rate"] == pytest.approx(
+        MLP.learning_rate * MLP.warm_start_scale
+    )
+    assert meta.extra["learning_rate"] == MLP.learning_rate
     assert warm.metadata.arch == "mlp"
     assert warm_history.records[0].loss < history.records[0].loss
 
