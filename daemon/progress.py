@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from tqdm import tqdm
@@ -78,3 +80,19 @@ def summary_line(record: EpochRecord, *, epochs: int) -> str:
     if record.val_accuracy is not None:
         line += f", test accuracy {record.val_accuracy:.2%}"
     return line + f" ({record.seconds:.1f} s)"
+
+
+@contextmanager
+def item_progress(
+    total: int, *, unit: str, quiet: bool = False, stream: TextIO | None = None
+) -> Iterator[Callable[[int], object]]:
+    """Yields `advance(n)`: a bar of `total` items on a terminal, nothing elsewhere.
+
+    Used by the history commands (reprocess, export) that walk many stored items.
+    """
+    stream = stream if stream is not None else sys.stderr
+    if quiet or not stream.isatty():
+        yield lambda n: None
+        return
+    with _Bar(total=total, unit=unit, file=stream, dynamic_ncols=True, mininterval=0.2) as bar:
+        yield bar.update

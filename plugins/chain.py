@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,14 @@ OPEN = "open"  # the step name for failures before the first plugin runs
 # own bomb limit (about 89 M), so Pillow's warning never decides for us.
 MAX_PIXELS = 64_000_000
 NORMALIZE = "normalize"
+# The chain config.yaml ships with (a test keeps daemon.config's default in step).
+DEFAULT_ENTRIES: tuple[tuple[str, Mapping[str, Any]], ...] = (
+    ("grayscale", {}),
+    ("invert", {"mode": "auto"}),
+    ("crop", {}),
+    ("resize", {}),
+    ("normalize", {}),
+)
 
 
 @dataclass(frozen=True)
@@ -64,11 +73,11 @@ class Chain:
         max_pixels: int = MAX_PIXELS,
     ) -> Chain:
         """Check every name and option now, so a bad config fails before any image."""
-        available = discover(plugins_dir=plugins_dir)
         if not entries:
             raise PluginConfigError(
                 "the preprocess chain is empty", hint="list at least normalize under preprocess:"
             )
+        available = discover(plugins_dir=plugins_dir)
         steps = []
         for name, options in entries:
             info = _lookup(available, name)
@@ -150,8 +159,11 @@ def _instantiate(info: PluginInfo) -> Preprocessor:
         ) from None
 
 
-def _checked_options(info: PluginInfo, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The given options checked against the declared ones, with defaults filled in."""
+def _checked_options(info: PluginInfo, given: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The given options checked against the declared ones, with defaults filled in.
+
+    Read-only, because every image of every batch shares the one mapping.
+    """
     declared = {option.name: option for option in info.plugin.options}
     for key in given:
         if key not in declared:
@@ -162,7 +174,7 @@ def _checked_options(info: PluginInfo, given: Mapping[str, Any]) -> dict[str, An
     options = {}
     for name, option in declared.items():
         options[name] = _checked_value(info.name, option, given.get(name, option.default))
-    return options
+    return MappingProxyType(options)
 
 
 def _checked_value(plugin: str, option: Option, value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,15 @@ def test_crop_frames_the_item_like_fashion_mnist() -> None:
     assert out[0, 0] == 0
 
 
+def test_a_white_garment_on_grey_comes_out_light_on_black() -> None:
+    photo = Image.new("L", (200, 200), 190)  # grey ground
+    photo.paste(250, (60, 20, 140, 180))  # a white shirt
+    out = pixels([("grayscale", {}), ("invert", {}), ("crop", {})], encode(photo))
+    assert out.shape == (160, 160)
+    assert out[0, 0] == 0
+    assert out[80, 80] == 255
+
+
 def test_crop_margin_and_no_stretch() -> None:
     canvas = Image.new("L", (120, 120), 20)
     canvas.paste(100, (10, 10, 60, 110))
@@ -210,12 +220,15 @@ def test_resize_to_the_model_size() -> None:
     assert out.shape == (32, 24)
 
 
-def test_big_jpeg_is_decoded_as_a_draft() -> None:
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO"])
+def test_big_jpeg_is_decoded_as_a_draft(fmt: str) -> None:
     photo = Image.new("RGB", (3000, 2000), (240, 240, 240))
     photo.paste((20, 40, 60), (1000, 500, 2000, 1500))
-    data = encode(photo, "JPEG", quality=85)
+    extra = {"save_all": True, "append_images": [photo.resize((300, 200))]} if fmt == "MPO" else {}
+    data = encode(photo, fmt, quality=85, **extra)
     resize = discover()["resize"].plugin()
     opened = Image.open(io.BytesIO(data))
+    assert opened.format == fmt
     resize.prepare(opened, Context(Path("x.jpg"), {"resample": "lanczos", "fast": True}))
     opened.load()
     assert opened.mode == "L"
@@ -243,8 +256,30 @@ def _realistic_photos_module():  # type: ignore[no-untyped-def]
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["realistic_photos"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.mark.real_data
+def test_fashion_mnist_images_pass_through_unchanged(fashion_mnist_dir: Path) -> None:
+    photos = _realistic_photos_module()
+    images, _ = photos.load_test_set(fashion_mnist_dir)
+    chain = Chain.build(photos.DEFAULT_CHAIN[:-1])
+    unchanged = [
+        np.array_equal(chain.pixels_bytes(encode(Image.fromarray(im)), path=Path("x.png")), im)
+        for im in images[:200]
+    ]
+    # The few that change are items that do not span the frame (a short coat, a bag).
+    assert sum(unchanged) >= 190
+
+
+def test_crop_puts_an_odd_leftover_pixel_above_and_left() -> None:
+    canvas = Image.new("L", (40, 40), 0)
+    canvas.paste(200, (10, 5, 23, 35))  # 13 wide, 30 tall: 17 columns to share out
+    out = pixels([("grayscale", {}), ("crop", {})], encode(canvas))
+    columns = np.flatnonzero(out.max(axis=0))
+    assert (columns[0], 29 - columns[-1]) == (9, 8)
 
 
 @pytest.mark.real_data
@@ -257,8 +292,8 @@ def test_default_chain_turns_photos_back_into_fashion_mnist(fashion_mnist_dir: P
     differences = []
     for n, index in enumerate(rng.choice(len(images), size=24, replace=False)):
         kind = photos.BACKGROUNDS[n % len(photos.BACKGROUNDS)]
-        data = photos.realistic_photo(images[index], rng, background=kind)
-        out = chain.pixels_bytes(data, path=Path("photo.jpg"))
+        photo = photos.realistic_photo(images[index], rng, background=kind)
+        out = chain.pixels_bytes(photo.data, path=Path("photo.jpg"))
         differences.append(np.abs(out.astype(np.float32) - images[index]).mean())
     # Mean absolute difference per pixel, 0-255; an unframed or uninverted photo is ~100.
     assert np.median(differences) < 25

@@ -11,17 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from daemon.config import Config, load_config
 from plugins.api import ModelInput
-from plugins.chain import Chain
+from plugins.chain import DEFAULT_ENTRIES, Chain
 from plugins.errors import PluginConfigError, StepError
 
-DEFAULT = [
-    ("grayscale", {}),
-    ("invert", {"mode": "auto"}),
-    ("crop", {}),
-    ("resize", {}),
-    ("normalize", {}),
-]
+DEFAULT = list(DEFAULT_ENTRIES)
+REPO = Path(__file__).resolve().parent.parent
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -48,6 +44,12 @@ def test_default_chain_gives_network_input(chain: Chain) -> None:
     assert out.min() == pytest.approx(-1.0)
     assert out.max() == pytest.approx(1.0)
     assert chain.names == ("grayscale", "invert", "crop", "resize", "normalize")
+
+
+def test_default_entries_match_the_config_default() -> None:
+    config = Config()
+    assert [(e.name, e.options) for e in config.preprocess] == DEFAULT
+    assert [(e.name, e.options) for e in load_config(REPO / "config.yaml").preprocess] == DEFAULT
 
 
 def test_normalize_uses_the_model_input_range() -> None:

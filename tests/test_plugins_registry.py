@@ -181,6 +181,15 @@ class Tiny(Preprocessor):
         return image.convert("F").resize((5, 5))
 
 
+class Mutates(Preprocessor):
+    name = "mutates"
+    description = "tries to change its options for the next image"
+
+    def process(self, image, context):
+        context.options["level"] = 3
+        return image
+
+
 class PrepareRaises(Preprocessor):
     name = "prepare-raises"
     description = "fails before decoding"
@@ -203,6 +212,7 @@ class PrepareRaises(Preprocessor):
         (["grayscale", "resize"], "resize", ['mode "L"', "normalize"]),
         (["prepare-raises", "normalize"], "prepare-raises", ["ValueError", "not today"]),
         (["crop", "normalize"], "crop", ["grayscale"]),
+        (["mutates", "normalize"], "mutates", ["TypeError", "item assignment"]),
     ],
 )
 def test_a_misbehaving_step_fails_only_that_image(

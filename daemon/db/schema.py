@@ -86,6 +86,8 @@ class Prediction(Base):
         Index("ix_predictions_status_created_at", "status", "created_at"),
         Index("ix_predictions_model_version_created_at", "model_version", "created_at"),
         Index("ix_predictions_placed", "placed"),
+        # history/stats: the confidence filters and histogram scan this index, not the table.
+        Index("ix_predictions_confidence", "confidence"),
     )
 
 
@@ -101,6 +103,7 @@ class PredictionRevision(Base):
     probabilities: Mapped[list[float] | None] = mapped_column(JSON)
     model_version: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]  # when that prediction was made
     superseded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -122,4 +125,8 @@ class Correction(Base):
     pixels: Mapped[bytes | None] = mapped_column(LargeBinary)
     height: Mapped[int | None]
     width: Mapped[int | None]
+    # The move this correction asked for, recorded before it happens so that
+    # repeating `fashiond correct` after a crash finishes it instead of losing the file.
+    moved_from: Mapped[str | None] = mapped_column(Text)
+    moved_to: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -15,6 +15,7 @@ from plugins.api import Context, Image, Option, Preprocessor
 from plugins.builtin.background import BorderLevel, border_level_of, require_grayscale
 
 _ANALYSIS_SIZE = 160  # the item is looked for on a copy about this big: fast, and less noisy
+_BLACK = 4  # a border median up to this is Fashion-MNIST's black
 _VALUES = np.arange(256, dtype=np.float32)
 _Box = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -44,10 +45,12 @@ class Crop(Preprocessor):
         factor = max(1, max(image.size) // _ANALYSIS_SIZE)
         small = np.asarray(image.reduce(factor) if factor > 1 else image)
         level = border_level_of(small)
-        box = _item_box(small, level, threshold=options["threshold"])
-        if box is None:
+        if _already_framed(small, level, context):
+            return image
+        found = _find_item(small, level, threshold=options["threshold"])
+        if found is None:
             return image  # nothing stands out: leave the frame as it is
-        left, top, right, bottom = box
+        (left, top, right, bottom), darker = found
         if factor == 1:
             item = small[top:bottom, left:right]
         else:
@@ -55,23 +58,44 @@ class Crop(Preprocessor):
             item = np.asarray(image.crop(full))
         fill = round(level.median)
         if options["stretch"] and level.median < 128:
-            item = _levels(small[top:bottom, left:right], level)[item]
+            item = _levels(small[top:bottom, left:right], level, darker=darker)[item]
             fill = 0
         return Image.fromarray(_square(item, margin=options["margin"], fill=fill))
 
 
-def _item_box(pixels: np.ndarray, level: BorderLevel, *, threshold: int) -> _Box | None:
-    """Rows and columns with enough item pixels; a few stray noisy pixels do not count."""
+def _already_framed(pixels: np.ndarray, level: BorderLevel, context: Context) -> bool:
+    """A Fashion-MNIST image itself: the model's size, black, the item spanning the frame.
+
+    Re-framing it could only shift it by a pixel, which costs a classifier accuracy.
+    """
+    if pixels.shape != tuple(context.model_input.size) or level.median > _BLACK:
+        return False
+    tall = pixels[0].any() and pixels[-1].any()
+    return bool(tall or (pixels[:, 0].any() and pixels[:, -1].any()))
+
+
+def _find_item(
+    pixels: np.ndarray, level: BorderLevel, *, threshold: int
+) -> tuple[_Box, bool] | None:
+    """The item's box, and whether it is darker than the background rather than lighter.
+
+    Rows and columns need enough item pixels, so a few stray noisy ones do not count.
+    A darker item is a white garment on a grey ground once inverted.
+    """
     cutoff = max(threshold, 3 * level.spread)
-    above, below = level.median + cutoff, level.median - cutoff
-    mask = pixels > above
-    if below >= 0:
-        mask |= pixels < below
+    mask = pixels > level.median + cutoff
+    lighter = np.count_nonzero(mask)
+    darker = 0
+    if level.median - cutoff >= 0:
+        below = pixels < level.median - cutoff
+        darker = np.count_nonzero(below)
+        mask |= below
     rows = np.flatnonzero(_enough(mask, axis=1))
     cols = np.flatnonzero(_enough(mask, axis=0))
     if rows.size == 0 or cols.size == 0:
         return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    box = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return box, darker > lighter
 
 
 def _enough(mask: np.ndarray, *, axis: int) -> np.ndarray:
@@ -80,13 +104,16 @@ def _enough(mask: np.ndarray, *, axis: int) -> np.ndarray:
     return mask.any(axis=axis) if needed == 0 else mask.sum(axis=axis) > needed
 
 
-def _levels(sample: np.ndarray, level: BorderLevel) -> np.ndarray:
-    """A lookup table taking the background (and its noise) to 0 and the peak to 255."""
-    floor = level.median + level.spread
-    peak = float(sample.max())
-    if peak <= floor + 1:
+def _levels(sample: np.ndarray, level: BorderLevel, *, darker: bool) -> np.ndarray:
+    """A lookup table taking the background (and its noise) to 0 and the item's peak to 255.
+
+    The peak is the pixel furthest from the background, on the item's side of it.
+    """
+    distance = level.median - _VALUES if darker else _VALUES - level.median
+    peak = float(distance[sample].max())
+    if peak <= level.spread + 1:
         return np.arange(256, dtype=np.uint8)
-    lut = (_VALUES - floor) * (255.0 / (peak - floor))
+    lut = (distance - level.spread) * (255.0 / (peak - level.spread))
     return np.clip(lut + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -96,6 +123,7 @@ def _square(item: np.ndarray, *, margin: float, fill: int) -> np.ndarray:
     if height == width == side:
         return item
     canvas = np.full((side, side), fill, dtype=np.uint8)
-    top, left = (side - height) // 2, (side - width) // 2
+    # An odd leftover pixel goes above and to the left, as in Fashion-MNIST.
+    top, left = (side - height + 1) // 2, (side - width + 1) // 2
     canvas[top : top + height, left : left + width] = item
     return canvas

@@ -36,7 +36,8 @@ class Resize(Preprocessor):
     )
 
     def prepare(self, image: Image.Image, context: Context) -> None:
-        if not context.options["fast"] or image.format != "JPEG":
+        # Phones often save MPO: a JPEG with extra pictures, drafted the same way.
+        if not context.options["fast"] or image.format not in ("JPEG", "MPO"):
             return
         height, width = context.model_input.size
         # The network reads one channel, so a colour JPEG is decoded straight to luma.
