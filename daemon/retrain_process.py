@@ -87,23 +87,30 @@ def supervise(spec: RunSpec, config: Config, *, out: TextIO) -> int:
         raise DaemonStateError(
             f"a retrain is already running (pid {pid})", hint="wait for it to finish"
         )
-    worker = subprocess.Popen(
-        spec.worker_argv(),
-        stdout=subprocess.PIPE,
-        text=True,
-        env=_worker_env(),
-        process_group=0,
-    )
+    with _stop_signals_raise():
+        worker = subprocess.Popen(
+            spec.worker_argv(),
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_worker_env(),
+            process_group=0,
+        )
+        return _supervised(spec, config, worker=worker, out=out)
+
+
+def _supervised(
+    spec: RunSpec, config: Config, *, worker: subprocess.Popen[str], out: TextIO
+) -> int:
+    """Follow the worker's two lines to its end; a stop request stops it and records why."""
     version = result = None
     try:
-        with _stop_signals_raise():
-            for line in worker.stdout or ():
-                kind, _, rest = line.strip().partition(" ")
-                if kind == "candidate":
-                    version = rest
-                elif kind == "result":
-                    result = json.loads(rest)
-            worker.wait()
+        for line in worker.stdout or ():
+            kind, _, rest = line.strip().partition(" ")
+            if kind == "candidate":
+                version = rest
+            elif kind == "result":
+                result = json.loads(rest)
+        worker.wait()
     except BaseException:
         _stop(worker)
         _record_death(spec, config, version=version, reason=_stopped_reason())
