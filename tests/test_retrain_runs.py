@@ -139,23 +139,6 @@ def candidate_running(db: Database) -> bool:
 # --- the tests -----------------------------------------------------------------------
 
 
-def test_a_candidate_that_is_not_better_enough_is_rejected(home: Path, db: Database) -> None:
-    write_config(home, data=DEBIAN_DATA, min_gain=1.0)
-    result = retrain(home, "--limit", QUICK)
-    assert result.returncode == 0, result.stderr
-    assert "v0002: rejected: not better than v0001" in result.stdout
-    assert pointer(home) == "v0001.pickle"
-    v2 = rows(db)["v0002"]
-    assert v2.status == "rejected"
-    assert "min_gain 1" in (v2.reason or "")
-    assert rows(db)["v0001"].status == "active"
-    assert (home / "models" / "v0002.pickle").exists()  # kept, for `models promote`
-    assert (
-        json.loads((home / "models" / "v0002.report" / "report.json").read_text())["status"]
-        == "rejected"
-    )
-
-
 def test_killing_the_training_process_is_recorded_and_cleaned_up(home: Path, db: Database) -> None:
     write_config(home, data=DEBIAN_DATA, epochs=3)
     supervisor = subprocess.Popen(
@@ -255,10 +238,10 @@ def add_past_run(db: Database, *, hours_ago: float) -> None:
         )
 
 
-def test_a_missed_run_is_caught_up_at_startup_and_the_next_is_scheduled(
+def test_a_missed_run_is_caught_up_and_a_candidate_not_better_enough_is_rejected(
     home: Path, db: Database
 ) -> None:
-    config = schedule_config(home, schedule="every 1h")
+    config = schedule_config(home, schedule="every 1h", min_gain=1.0)  # 1.0: never better enough
     add_past_run(db, hours_ago=3)
     scheduler = RetrainScheduler(config, database=db, extra_args=["--limit", QUICK])  # type: ignore[arg-type]
     started = datetime.now(UTC)
@@ -268,10 +251,16 @@ def test_a_missed_run_is_caught_up_at_startup_and_the_next_is_scheduled(
         wait_for(lambda: scheduler.poll() or not scheduler.running, "the run to finish")
     finally:
         scheduler.close()
-    newest = rows(db)["v0003"]  # v0002 is the adopted current model
-    assert (newest.trigger, newest.status) == ("catch-up", "active")
     assert scheduler.due == started + timedelta(hours=1)
-    assert pointer(home) == "v0003.pickle"
+    versions = rows(db)  # v0001 is the past run, v0002 the adopted current model
+    assert (versions["v0003"].trigger, versions["v0003"].status) == ("catch-up", "rejected")
+    assert "rejected: not better than v0002" in (versions["v0003"].reason or "")
+    assert "min_gain 1" in (versions["v0003"].reason or "")
+    assert versions["v0002"].status == "active"
+    assert pointer(home) == "v0002.pickle"
+    assert (home / "models" / "v0003.pickle").exists()  # kept, for `models promote`
+    report = json.loads((home / "models" / "v0003.report" / "report.json").read_text())
+    assert report["status"] == "rejected"
 
 
 def test_without_catch_up_a_missed_run_waits_for_the_schedule(home: Path, db: Database) -> None:
