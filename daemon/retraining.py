@@ -116,6 +116,8 @@ def run_lock(folder: Path, *, record_pid: bool = True) -> Iterator[None]:
 
 def running_pid(folder: Path) -> int | None:
     """The pid of the run holding the lock, or None when no run is going."""
+    if not (folder / LOCK_NAME).exists():
+        return None
     try:
         with run_lock(folder, record_pid=False):
             return None
@@ -129,6 +131,8 @@ def running_pid(folder: Path) -> int | None:
 def sweep_stale_runs(config: Config, *, db_url: str) -> list[str]:
     """Mark `candidate` rows whose process died as failed, unless a run is going now."""
     store = ModelStore(config.model)
+    if not (store.folder / LOCK_NAME).exists():
+        return []  # no run ever started here, so none can have died
     try:
         with run_lock(store.folder):
             db = open_database(db_url, create=True)
