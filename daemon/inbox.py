@@ -44,7 +44,7 @@ class Inbox:
         extensions: Sequence[str] | None = None,
         excluded: Sequence[Path] = (),
     ) -> Inbox:
-        exts = None
+        exts = pillow_extensions()  # now, not on the first event: Image.init() imports plugins
         if extensions is not None:
             exts = frozenset(
                 e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions

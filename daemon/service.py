@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 2
 HEARTBEAT_EVERY = 1.0
 EVENTS_PER_TURN = 2048
+COALESCE = 0.002  # seconds a woken loop waits for more events before it acts
 DATABASE_RETRY = 5.0  # seconds to wait after a batch could not be committed
 CATCH_UP_SCAN_AFTER = 1.0  # seconds of quiet after a burst, in case inotify dropped events
 
@@ -180,6 +181,8 @@ class Service:
             )
         except queue.Empty:
             return
+        # Let a burst gather: one loop turn per event cost more than the event itself.
+        time.sleep(COALESCE)
         now = time.monotonic()
         for _ in range(EVENTS_PER_TURN):
             if item is not None:

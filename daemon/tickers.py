@@ -21,4 +21,6 @@ class Ticker(Protocol):
 
 def build_tickers(config: Config, database: Database) -> list[Ticker]:
     """The tickers `fashiond run` starts with; add yours here."""
-    return []
+    from daemon.retrain_scheduler import RetrainScheduler
+
+    return [RetrainScheduler(config, database=database)]

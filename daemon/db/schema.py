@@ -32,6 +32,13 @@ class SchemaInfo(Base):
 
 
 class ModelVersion(Base):
+    """A parameters file the daemon served or a retrain run produced (see daemon.model_registry).
+
+    A run's row is made as `candidate` when it starts, so even a run that dies
+    leaves a trace; `created_at` is then the run's start and `trigger` says what
+    started it. Models the daemon merely met have no trigger.
+    """
+
     __tablename__ = "model_versions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +55,9 @@ class ModelVersion(Base):
     status: Mapped[str] = mapped_column(String(16))
     training_seconds: Mapped[float | None]
     reason: Mapped[str | None] = mapped_column(Text)
+    # schedule | catch-up | manual, for retrain runs; None for a model registered on sight.
+    trigger: Mapped[str | None] = mapped_column(String(16))
+    finished_at: Mapped[datetime | None]
 
 
 class Prediction(Base):
