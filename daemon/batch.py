@@ -51,6 +51,7 @@ class _Row:
     examined: Examined
     values: dict[str, Any]
     original_index: int | None = None  # a duplicate of an earlier file in this batch
+    target: Path | None = None
 
 
 class Recorder:
@@ -166,14 +167,14 @@ class Recorder:
                     )
                     folder_status = status
                     first_in_batch[e.sha256] = len(rows)
-                values["path"] = str(
-                    self._filing.target(source=e.path, status=folder_status, label=values["label"])
+                row.target = self._filing.target(
+                    source=e.path, status=folder_status, label=values["label"]
                 )
             if values["status"] == "failed":
-                values["path"] = str(
-                    self._filing.target(source=e.path, status="failed", label=None)
-                )
-            values["placed"] = values["path"] == values["inbox_path"]
+                row.target = self._filing.target(source=e.path, status="failed", label=None)
+            assert row.target is not None
+            values["path"] = str(row.target)
+            values["placed"] = row.target == e.path
             rows.append(row)
         return rows
 
@@ -198,7 +199,8 @@ class Recorder:
     def _place_all(self, rows: list[_Row], report: BatchReport) -> None:
         for row in rows:
             values = row.values
-            source, target = Path(values["inbox_path"]), Path(values["path"])
+            source, target = row.examined.path, row.target
+            assert target is not None
             failed = values["status"] == "failed"
             report.counts[values["status"]] += 1
             if failed:
