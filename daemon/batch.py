@@ -83,9 +83,24 @@ class Recorder:
         if not examined:
             return report
         probabilities, predict_ms = _predict(examined, loaded)
+        try:
+            rows = self._commit(examined, probabilities, predict_ms, loaded)
+        finally:
+            self._filing.release()  # taken names are on disk or in rows now, or rolled back
+        self._place_all(rows, report)
+        return report
+
+    def _commit(
+        self,
+        examined: list[Examined],
+        probabilities: np.ndarray,
+        predict_ms: float,
+        loaded: LoadedModel,
+    ) -> list[_Row]:
+        """One transaction: the previous batch's placed marks, then this batch's rows."""
+        marks = self._to_mark
         with self._database.sessions.begin() as session:
-            mark_placed(session, self._to_mark)
-            self._to_mark = []
+            mark_placed(session, marks)
             originals = find_originals(
                 session, {e.sha256 for e in examined if e.pixels is not None}
             )
@@ -101,9 +116,8 @@ class Recorder:
                 dups, insert_rows(session, [r.values for r in dups]), strict=True
             ):
                 row.values["id"] = row_id
-        self._filing.release()
-        self._place_all(rows, report)
-        return report
+        self._to_mark = self._to_mark[len(marks) :]
+        return rows
 
     def flush(self) -> None:
         """Commit the placed marks still pending (at shutdown)."""
