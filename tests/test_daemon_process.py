@@ -161,3 +161,31 @@ def test_missing_or_corrupt_model_exits_4_before_watching(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "current.pickle" in err
     assert not (tmp_path / "fashiond.heartbeat").exists()
+
+
+def test_kill_9_of_the_daemon_alone_takes_its_workers_down_too(tmp_path: Path) -> None:
+    """Only the daemon's pid is killed, as the OOM killer would: no worker may linger."""
+    make_model(tmp_path / "models" / "current.pickle")
+    config = _write_config(tmp_path)
+    log = tmp_path / "daemon.log"
+    proc = _start(config, log)
+    try:
+        wait_until(lambda: (tmp_path / "fashiond.heartbeat").exists() or proc.poll() is not None)
+        (tmp_path / "inbox" / "one.png").write_bytes(png(0))
+        wait_until(lambda: _count(tmp_path) == 1 or proc.poll() is not None)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=WAIT)
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    try:
+        wait_until(group_gone)
+    finally:
+        if not group_gone():
+            os.killpg(proc.pid, signal.SIGKILL)
