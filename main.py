@@ -22,6 +22,7 @@ from daemon.config import Config, load_config
 from daemon.errors import ImageError, UsageError
 from daemon.prediction import ImageFailure, build_chain, predict_files
 from daemon.progress import ProgressBar
+from nnet.errors import ParamsFileError
 from nnet.model import TrainedModel
 from nnet.params_file import load_params, save_params
 
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
         print(f"test accuracy: {model.metadata.test_accuracy:.2%}")
     elif args.load_params:
-        model = load_params(args.load_params)
+        model = _load(args.load_params)
     if args.save and not args.build:
         if model is None:
             raise UsageError("--save needs a network", hint="add --build or --load-params FILE")
@@ -86,6 +87,14 @@ def run(args: argparse.Namespace) -> int:
         model = model if model is not None else load_params(config.model)
         return _predict(args.predict_image, model=model, config=config, light_bg=args.light_bg)
     return 0
+
+
+def _load(path: Path) -> TrainedModel:
+    try:
+        return load_params(path)
+    except ParamsFileError as exc:
+        exc.hint = "check --load-params, or train one with --build --save FILE"
+        raise
 
 
 def _predict(path: Path, *, model: TrainedModel, config: Config, light_bg: bool | None) -> int:

@@ -111,7 +111,7 @@ def test_the_original_projects_params_files_still_load(
     [
         ((), 2, "nothing to do"),
         (("--build", "--epochs", "0"), 2, "--epochs"),
-        (("--load-params", "missing.pkl"), 4, "missing.pkl"),
+        (("--load-params", "missing.pkl"), 4, "check --load-params"),
         (("--predict_image", "x.png", "--light-bg", "--no-light-bg"), 2, "not allowed"),
         (("--build", "--mnist-path", "nowhere"), 3, "nowhere"),
     ],
