@@ -9,6 +9,7 @@ them all (a test keeps the two in step).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Callable
@@ -206,9 +207,12 @@ def _parse(cls: type, data: Any, *, key: str, source: Path) -> Any:
     unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
         dotted = _join(key, unknown[0])
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
         raise ConfigError(
             f"{source}: unknown key {dotted}",
-            hint=f"known keys{' under ' + key if key else ''}: {', '.join(fields)}",
+            hint=f"did you mean {_join(key, close[0])}?"
+            if close
+            else f"known keys{' under ' + key if key else ''}: {', '.join(fields)}",
         )
     values = {}
     for name, value in data.items():

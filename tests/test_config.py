@@ -84,3 +84,17 @@ def test_without_a_config_file_the_defaults_apply_in_the_current_folder(
     config = load_config(None)
     assert config.inbox == tmp_path / "inbox"
     assert config.source is None
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("lowconfidence: 0.3\n", "did you mean low_confidence?"),
+        ("batch:\n  max_sise: 3\n", "did you mean batch.max_size?"),
+        ("colour: red\n", "known keys: inbox, "),
+    ],
+)
+def test_an_unknown_key_suggests_the_nearest_one(tmp_path: Path, text: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert error.value.hint is not None and error.value.hint.startswith(hint)
