@@ -18,6 +18,9 @@ from nnet.optimizers import Adam, Optimizer, ParamTriple
 # Transforms a training batch (already shaped to the input) with the given generator.
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
+# Maps (epoch starting at 0, number of epochs) to a learning-rate factor.
+Schedule = Callable[[int, int], float]
+
 PREDICT_BATCH = 1024
 
 
@@ -56,10 +59,17 @@ class Network:
     def penalty(self) -> float:
         return sum(layer.penalty() for layer in self.layers)
 
-    def train_step(self, X: np.ndarray, y: np.ndarray, optimizer: Optimizer) -> tuple[float, int]:
+    def train_step(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        optimizer: Optimizer,
+        *,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[float, int]:
         """One optimisation step on one batch; returns (loss, number correct)."""
         logits = self.forward(X, training=True)
-        loss = self.loss.forward(logits, y) + self.penalty()
+        loss = self.loss.forward(logits, y, sample_weight) + self.penalty()
         correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
         self.backward(self.loss.backward())
         optimizer.step(self.parameters())
@@ -79,13 +89,24 @@ class Network:
         shuffle: bool = True,
         seed: int | None = None,
         augment: Augment | None = None,
+        sample_weight: np.ndarray | None = None,
+        schedule: Schedule | None = None,
         observer: TrainingObserver | None = None,
     ) -> History:
-        """Train in place. The same seed, data and initial weights give the same run."""
+        """Train in place. The same seed, data and initial weights give the same run.
+
+        `schedule(epoch, epochs)` (epoch 0-based) scales the optimizer's learning
+        rate for that epoch; `sample_weight` weights each example's loss.
+        """
         X = self._shaped(X)
         y = np.asarray(y, dtype=np.intp)
         if len(X) != len(y):
             raise ValueError(f"{len(X)} inputs but {len(y)} labels")
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=np.float32)
+            if weights.shape != (len(X),):
+                raise ValueError(f"{len(X)} inputs but {weights.shape} sample weights")
         optimizer = optimizer if optimizer is not None else Adam()
         shuffle_seed, *layer_seeds = np.random.SeedSequence(seed).spawn(1 + len(self.layers))
         order_rng = np.random.default_rng(shuffle_seed)
@@ -97,6 +118,8 @@ class Network:
             if observer is not None:
                 observer.epoch_started(epoch, epochs, batches)
             started = time.perf_counter()
+            if schedule is not None:
+                optimizer.scale = schedule(epoch - 1, epochs)
             order = order_rng.permutation(len(X)) if shuffle else np.arange(len(X))
             loss_sum = correct = 0.0
             for start in range(0, len(X), batch_size):
@@ -104,7 +127,8 @@ class Network:
                 xb = X[idx]
                 if augment is not None:
                     xb = augment(xb, order_rng)
-                loss, hits = self.train_step(xb, y[idx], optimizer)
+                wb = weights[idx] if weights is not None else None
+                loss, hits = self.train_step(xb, y[idx], optimizer, sample_weight=wb)
                 loss_sum += loss * len(idx)
                 correct += hits
                 if observer is not None:

@@ -20,11 +20,13 @@ class Optimizer:
         self.learning_rate = float(learning_rate)
         self.decay = float(decay)
         self.iterations = 0
+        # Set per epoch by a schedule (see Network.fit); 1 leaves the rate alone.
+        self.scale = 1.0
 
     @property
     def current_learning_rate(self) -> float:
-        """Inverse-time decay: lr / (1 + decay * step)."""
-        return self.learning_rate / (1.0 + self.decay * self.iterations)
+        """Inverse-time decay, times the schedule's factor: scale * lr / (1 + decay * step)."""
+        return self.scale * self.learning_rate / (1.0 + self.decay * self.iterations)
 
     def step(self, params: Iterable[ParamTriple]) -> None:
         lr = self.current_learning_rate

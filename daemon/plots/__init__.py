@@ -1,0 +1,2 @@
+"""PNG charts. matplotlib is imported inside each function, so commands that draw nothing
+never pay for it."""
