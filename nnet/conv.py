@@ -1,6 +1,6 @@
 """2-D convolution over NCHW batches, as one matrix multiply through im2col.
 
-The windows are gathered with stride tricks into a (N*Ho*Wo, C*kh*kw) matrix,
+The windows are gathered with stride tricks into a (N*Ho*Wo, kh*kw*C) matrix,
 so the forward pass is a single BLAS call. Results are laid out channels-last
 in memory (NHWC) and handed on as an NCHW *view*: numpy's elementwise ops keep
 that layout, so BatchNorm, ReLU and pooling never pay for a transpose, and the
@@ -76,6 +76,8 @@ class Conv2D(Layer):
         if self.in_channels != C:
             raise ValueError(f"Conv2D expects {self.in_channels} channels, got {C}")
         Ho, Wo = self.output_shape(H, W)
+        if Ho < 1 or Wo < 1:
+            raise ValueError(f"a {H}x{W} input is smaller than the {self.kernel_size} kernel")
         cols = self._im2col(x, Ho, Wo)
         out = cols @ self._weight_matrix(cols.dtype).T
         out += self.params["b"]

@@ -17,6 +17,7 @@ from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata
 from nnet.optimizers import Adam
 from nnet.params_file import load_params, save_params
 from nnet.pooling import MaxPool2D
+from nnet.training import train_model
 
 
 def reference_conv(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int, padding: int):
@@ -266,3 +267,25 @@ def test_a_few_hundred_steps_on_fashion_mnist_learn(fashion_mnist_dir: Path) -> 
     augment = get_architecture("cnn").augment
     network.fit(train_x, train_y, 2, 32, optimizer=Adam(3e-3), seed=0, augment=augment)
     assert network.evaluate(test_x, test_y).accuracy > 0.75  # 188 steps
+
+
+def test_train_model_trains_and_saves_the_cnn_recipe(tmp_path: Path) -> None:
+    """The path `fashiond train --arch cnn` takes, on a few generated images."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (192, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 192).astype(np.uint8)
+    model, history = train_model(
+        get_architecture("cnn"),
+        train_images=images[:128],
+        train_labels=labels[:128],
+        test_images=images[128:],
+        test_labels=labels[128:],
+        epochs=2,
+        batch_size=64,
+    )
+    assert model.metadata.arch == "cnn"
+    assert len(history.records) == 2
+    save_params(model, tmp_path / "cnn.pickle")
+    loaded = load_params(tmp_path / "cnn.pickle")
+    inputs = model.input_format.normalize(images[128:])
+    np.testing.assert_array_equal(loaded.predict_proba(inputs), model.predict_proba(inputs))
