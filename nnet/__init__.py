@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from nnet.activations import ReLU, Softmax
 from nnet.architectures import ARCHITECTURES, Architecture, build_network, get_architecture
+from nnet.data import Dataset, find_data, load_fashion_mnist
 from nnet.dense import Dense
 from nnet.dropout import Dropout
 from nnet.history import EpochRecord, History, TrainingObserver
 from nnet.layer import Layer
 from nnet.loss import SoftmaxCrossEntropy
+from nnet.metrics import confusion_matrix
 from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata
 from nnet.network import Evaluation, Network
 from nnet.optimizers import SGD, Adam, Optimizer
 from nnet.params_file import load_params, save_params
+from nnet.training import train_model
 
 __all__ = [
     "ARCHITECTURES",
@@ -23,6 +26,7 @@ __all__ = [
     "SGD",
     "Adam",
     "Architecture",
+    "Dataset",
     "Dense",
     "Dropout",
     "EpochRecord",
@@ -39,7 +43,11 @@ __all__ = [
     "TrainingMetadata",
     "TrainingObserver",
     "build_network",
+    "confusion_matrix",
+    "find_data",
     "get_architecture",
+    "load_fashion_mnist",
     "load_params",
     "save_params",
+    "train_model",
 ]

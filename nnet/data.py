@@ -274,8 +274,10 @@ def decode_grayscale_png(data: bytes) -> np.ndarray:
     pixels = _unfilter(rows[:, 1:], rows[:, 0], bpp=channels).reshape(height, width, channels)
     if channels <= 2:
         return np.ascontiguousarray(pixels[:, :, 0])
+    # Pillow's fixed-point form of 0.299 R + 0.587 G + 0.114 B, rounded.
     rgb = pixels[:, :, :3].astype(np.uint32)
-    return ((rgb[:, :, 0] * 299 + rgb[:, :, 1] * 587 + rgb[:, :, 2] * 114) // 1000).astype(np.uint8)
+    luma = rgb[:, :, 0] * 19595 + rgb[:, :, 1] * 38470 + rgb[:, :, 2] * 7471 + 0x8000
+    return (luma >> 16).astype(np.uint8)
 
 
 def _png_chunks(data: bytes) -> tuple[bytes, bytes]:

@@ -85,7 +85,7 @@ def load_params(path: str | os.PathLike[str]) -> TrainedModel:
         raise UnsafePickleError(
             f"{path} is unsafe: {exc}", hint="only load parameters files you trust"
         ) from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except Exception as exc:  # whatever a damaged payload trips over, it is a bad file
         raise ParamsFileError(
             f"{path} is corrupt: {exc}", hint="restore the file or retrain"
         ) from None
@@ -106,10 +106,14 @@ def _payload(model: TrainedModel) -> dict[str, Any]:
 def _model_from_payload(payload: dict[str, Any]) -> TrainedModel:
     network = build_network(payload["architecture"], seed=0)
     network.load_state(payload["state"])
+    class_names = tuple(str(name) for name in payload["class_names"])
+    n_outputs = len(network.predict_proba(np.zeros((1, *network.input_shape), np.float32))[0])
+    if n_outputs != len(class_names):
+        raise ValueError(f"the network has {n_outputs} outputs but {len(class_names)} class names")
     fmt = payload["input"]
     return TrainedModel(
         network=network,
-        class_names=tuple(payload["class_names"]),
+        class_names=class_names,
         input_format=InputFormat(
             image_size=tuple(fmt["image_size"]), offset=fmt["offset"], scale=fmt["scale"]
         ),
@@ -175,6 +179,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); a model is for every user of the daemon.
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

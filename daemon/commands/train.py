@@ -13,6 +13,7 @@ from daemon.config import Config
 from daemon.dataset import load_dataset
 from daemon.errors import ConfigError
 from nnet.architectures import ARCHITECTURES, get_architecture
+from nnet.data import Dataset
 from nnet.history import History, TrainingObserver
 from nnet.model import TrainedModel
 from nnet.params_file import save_params
@@ -32,14 +33,19 @@ class TrainRequest:
 
 
 def train_to_file(
-    request: TrainRequest, *, observer: TrainingObserver | None = None
+    request: TrainRequest,
+    *,
+    dataset: Dataset | None = None,
+    observer: TrainingObserver | None = None,
 ) -> tuple[TrainedModel, History]:
-    """Load the data, train, and save atomically to `request.out`: the whole of `train`.
+    """Load the data (unless given), train, and save atomically to `request.out`.
 
-    main.py and scripts call this; the command only adds flags and printing.
+    This is the whole of `train`; main.py and scripts call it, and the command
+    only adds flags and printing.
     """
     arch = get_architecture(request.arch)
-    dataset = load_dataset(request.data)
+    if dataset is None:
+        dataset = load_dataset(request.data)
     model, history = train_model(
         arch,
         train_images=dataset.train_images,
@@ -129,11 +135,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{request.out} exists; not training (drop --if-missing to retrain)")
         return 0
+    dataset = load_dataset(request.data)
     progress = ProgressBar(quiet=args.quiet)
     if not args.quiet:
-        print(f"training {request.arch} on Fashion-MNIST -> {request.out}", file=sys.stderr)
+        print(
+            f"training {request.arch} on {len(dataset.train_images)} images "
+            f"from {dataset.source} -> {request.out}",
+            file=sys.stderr,
+        )
     try:
-        model, history = train_to_file(request, observer=progress)
+        model, history = train_to_file(request, dataset=dataset, observer=progress)
     finally:
         progress.close()
     seconds = sum(record.seconds for record in history.records)
