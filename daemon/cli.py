@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
@@ -52,10 +52,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"see '{self.prog} --help'")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Counts subcommand names at the indent they are shown at, so a long one such as
+    `corrections` keeps its help on the same line (argparse counts one indent too few)."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            longest = max(map(len, action.choices)) + self._current_indent + self._indent_increment
+            self._action_max_length = max(self._action_max_length, longest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Classify clothing images dropped into a folder, with a numpy network.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument(
@@ -71,10 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit status (never raises for user errors)."""
-    traceback_wanted = "--traceback" in (sys.argv[1:] if argv is None else argv)
-    try:
+
+    def command() -> int:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or ExitStatus.SUCCESS)
+
+    return guarded(command, argv=argv)
+
+
+def guarded(action: Callable[[], int], *, argv: Sequence[str] | None) -> int:
+    """The error boundary: user errors become one line and an exit code.
+
+    main.py runs the original project's flags through the same boundary, so both
+    command lines report a missing data set or a bad model file identically.
+    """
+    traceback_wanted = "--traceback" in (sys.argv[1:] if argv is None else argv)
+    try:
+        return action()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from daemon.errors import ConfigError
+from daemon.schedule import FORMS, is_valid_schedule
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -70,7 +71,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RetrainConfig:
-    schedule: str | None = None
+    schedule: str | None = field(
+        default=None, metadata=_check(is_valid_schedule, f"expected {FORMS}")
+    )
     epochs: int = field(default=3, metadata=_positive())
     arch: str = "mlp"
     warm_start: bool = True
@@ -166,7 +169,14 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
         if f.name != "source" and _is_path_type(f.type)
     }
     changes["database"] = _resolve_sqlite_url(config.database, base)
+    changes["model"] = pointer_path(config.model, base=base)
     return dataclasses.replace(config, **changes)
+
+
+def pointer_path(path: Path, *, base: Path) -> Path:
+    """Absolute, without following a final symlink: `model` is a pointer retraining repoints."""
+    full = base / path.expanduser()
+    return full.parent.resolve() / full.name
 
 
 def _is_path_type(annotation: object) -> bool:
@@ -205,10 +215,25 @@ def _parse(cls: type, data: Any, *, key: str, source: Path) -> Any:
         dotted = _join(key, name)
         parsed = _convert(hints[name], value, key=dotted, source=source)
         check = fields[name].metadata.get("check")
-        if check is not None and parsed is not None and not check[0](parsed):
-            raise _bad(source, dotted, check[1], value)
+        if check is not None and parsed is not None:
+            _apply_check(check, parsed, key=dotted, source=source, value=value)
         values[name] = parsed
     return cls(**values)
+
+
+def _apply_check(
+    check: tuple[Any, str], parsed: Any, *, key: str, source: Path, value: Any
+) -> None:
+    """A check returns False, or raises ValueError saying why; that reason becomes the hint."""
+    predicate, expected = check
+    try:
+        ok, reason = bool(predicate(parsed)), None
+    except ValueError as exc:
+        ok, reason = False, str(exc)
+    if not ok:
+        error = _bad(source, key, expected, value)
+        error.hint = reason
+        raise error
 
 
 def _convert(annotation: Any, value: Any, *, key: str, source: Path) -> Any:

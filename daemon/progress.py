@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from tqdm import tqdm
@@ -36,13 +39,18 @@ class ProgressBar:
         self._loss_sum = self._accuracy_sum = 0.0
         if self.quiet or not self.stream.isatty():
             return
+        # A terminal that reports a size of 0x0 (some ptys, e.g. under `script`) makes
+        # tqdm hide the bar entirely: fall back to 80x24 there.
+        sized = _has_size(self.stream)
         self._bar = _Bar(
             total=batches,
             desc=f"epoch {epoch}/{epochs}",
             unit="batch",
             file=self.stream,
             leave=False,
-            dynamic_ncols=True,
+            dynamic_ncols=sized,
+            ncols=None if sized else 80,
+            nrows=None if sized else 24,
             mininterval=0.2,
         )
 
@@ -73,8 +81,32 @@ class ProgressBar:
             self._bar = None
 
 
+def _has_size(stream: TextIO) -> bool:
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError):
+        return False
+    return size.columns > 0 and size.lines > 0
+
+
 def summary_line(record: EpochRecord, *, epochs: int) -> str:
     line = f"epoch {record.epoch}/{epochs}: loss {record.loss:.4f}, accuracy {record.accuracy:.2%}"
     if record.val_accuracy is not None:
         line += f", test accuracy {record.val_accuracy:.2%}"
     return line + f" ({record.seconds:.1f} s)"
+
+
+@contextmanager
+def item_progress(
+    total: int, *, unit: str, quiet: bool = False, stream: TextIO | None = None
+) -> Iterator[Callable[[int], object]]:
+    """Yields `advance(n)`: a bar of `total` items on a terminal, nothing elsewhere.
+
+    Used by the history commands (reprocess, export) that walk many stored items.
+    """
+    stream = stream if stream is not None else sys.stderr
+    if quiet or not stream.isatty():
+        yield lambda n: None
+        return
+    with _Bar(total=total, unit=unit, file=stream, dynamic_ncols=True, mininterval=0.2) as bar:
+        yield bar.update

@@ -46,7 +46,7 @@ _IMAGES_MAGIC, _LABELS_MAGIC = 0x00000803, 0x00000801
 ImageReader = Callable[[Path], np.ndarray]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq on arrays is ambiguous; compare fingerprints instead
 class Dataset:
     """Both splits as uint8 arrays: images (N, 28, 28), labels (N,) in 0..9."""
 

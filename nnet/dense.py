@@ -53,7 +53,7 @@ class Dense(Layer):
             raise RuntimeError("Dense.backward needs a forward pass with training=True")
         W = self.params["W"]
         np.matmul(self._x.T, grad, out=self.grads["W"])
-        np.sum(grad, axis=0, out=self.grads["b"])
+        grad.sum(axis=0, out=self.grads["b"])
         if self.l1:
             self.grads["W"] += self.l1 * np.sign(W)
         if self.l2:

@@ -36,8 +36,9 @@ def train_model(
     """Train `arch` (or go on training a copy of `initial`) and score it on the test set.
 
     `epochs` and `batch_size` default to the architecture's recipe. With `initial`,
-    its weights, input format and class names are the starting point and `initial`
-    itself is left untouched, so a daemon can keep serving it meanwhile. The test
+    its weights, input format and class names are the starting point (at
+    `arch.warm_start_scale` of the learning rate) and `initial` itself is left
+    untouched, so a daemon can keep serving it meanwhile. The test
     set is only reported on (per epoch and at the end); nothing is chosen by it.
     """
     epochs = epochs if epochs is not None else arch.epochs
@@ -53,13 +54,16 @@ def train_model(
         input_format, class_names, arch_name = InputFormat(), CLASS_NAMES, arch.name
     X = _inputs(network, input_format, train_images)
     X_test = _inputs(network, input_format, test_images)
+    optimizer = arch.optimizer()
+    if initial is not None:
+        optimizer.learning_rate *= arch.warm_start_scale
     started = time.perf_counter()
     history = network.fit(
         X,
         train_labels,
         epochs,
         batch_size,
-        optimizer=arch.optimizer(),
+        optimizer=optimizer,
         validation=(X_test, test_labels),
         seed=seed,
         augment=arch.augment,
@@ -81,6 +85,7 @@ def train_model(
             "test_loss": final.val_loss,
             "train_images": len(train_images),
             "train_seconds": round(seconds, 1),
+            "learning_rate": optimizer.learning_rate,
             "warm_start_from": initial.sha256 if initial is not None else None,
         },
     )

@@ -2,9 +2,10 @@
 
 A plugin is a `Preprocessor` subclass: it declares a name, a one-line
 description and its options, and transforms one image. Between steps the image
-is always a Pillow image (`PIL.Image.Image`): the first step receives the file
-as Pillow opened it, not yet decoded, so it can still pick a frame or a draft
-size; `normalize`, the last step, returns a mode "F" (32-bit float) image of
+is always a Pillow image (`PIL.Image.Image`). The chain opens the file, lets
+every step's `prepare` look at it while it is still undecoded (to pick a frame,
+or ask a JPEG for a smaller draft), decodes it, then calls each `process` in
+order. `normalize`, the last step, returns a mode "F" (32-bit float) image of
 the model's input size, which the chain hands to the network as a numpy array.
 """
 
@@ -56,5 +57,14 @@ class Preprocessor:
     description: ClassVar[str]  # one line, shown by `fashiond plugins`
     options: ClassVar[tuple[Option, ...]] = ()
 
+    def prepare(self, image: Image.Image, context: Context) -> None:
+        """Optional: called on the opened, not yet decoded file, before any `process`.
+
+        Decoding is the expensive part of a large photo, so this is the one
+        chance to make it cheaper (`image.draft(...)`) or choose a frame
+        (`image.seek(...)`). Only the first `draft` call takes effect.
+        """
+
     def process(self, image: Image.Image, context: Context) -> Image.Image:
+        """Return the transformed image (a new one, or `image` itself if unchanged)."""
         raise NotImplementedError

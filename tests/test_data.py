@@ -255,3 +255,14 @@ def test_builtin_decoder_refuses_what_it_cannot_read() -> None:
     palette = good.replace(b"\x08\x00\x00\x00\x00", b"\x08\x03\x00\x00\x00", 1)
     with pytest.raises(ValueError, match="unsupported PNG"):
         decode_grayscale_png(palette)
+
+
+def test_a_corrupt_png_in_the_tree_is_a_data_error_naming_it(tmp_path: Path) -> None:
+    root = tmp_path / "fashion_mnist_images"
+    write_png_tree(root, n_per_class=1)
+    broken = root / "train" / "4" / "0000.png"
+    broken.write_bytes(broken.read_bytes()[:60])
+    for load in (load_fashion_mnist, load_dataset):
+        with pytest.raises(DataError, match=r"0000\.png") as error:
+            load(root)
+        assert str(broken) in str(error.value)

@@ -119,6 +119,7 @@ def test_bad_or_missing_model_is_exit_4(tmp_path: Path) -> None:
 def test_bad_flags_are_exit_2(tmp_path: Path) -> None:
     assert_one_line_error(fashiond("train", "--epochs", "0", cwd=tmp_path), 2)
     assert_one_line_error(fashiond("train", "--arch", "transformer", cwd=tmp_path), 2)
+    assert_one_line_error(fashiond("train", "--seed", "-1", cwd=tmp_path), 2)
 
 
 # --- the progress bar ------------------------------------------------------------------

@@ -24,7 +24,7 @@ from nnet.training import train_model
 class TrainRequest:
     """What to train; None means the config's `train:` value, then the recipe's."""
 
-    out: Path
+    out: Path | None  # None: train without saving (main.py --build without --save)
     data: Path | None = None
     arch: str = "mlp"
     epochs: int | None = None
@@ -57,7 +57,8 @@ def train_to_file(
         seed=request.seed,
         observer=observer,
     )
-    save_params(model, request.out)
+    if request.out is not None:
+        save_params(model, request.out)
     return model, history
 
 
@@ -70,6 +71,11 @@ def request_from(args: argparse.Namespace, config: Config) -> TrainRequest:
             f"{config.source or 'config'}: train.arch: unknown architecture {arch!r}",
             hint=f"choose one of: {', '.join(sorted(ARCHITECTURES))}",
         )
+    if args.seed is None and train.seed < 0:
+        raise ConfigError(
+            f"{config.source or 'config'}: train.seed: must be >= 0, got {train.seed}",
+            hint="use a seed of 0 or more",
+        )
     return TrainRequest(
         out=args.out if args.out is not None else config.model,
         data=args.data if args.data is not None else config.data,
@@ -80,14 +86,22 @@ def request_from(args: argparse.Namespace, config: Config) -> TrainRequest:
     )
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, *, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, least=1)
+
+
+def _seed(text: str) -> int:
+    return _whole_number(text, least=0)  # numpy's generators take no negative seeds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=_positive_int, metavar="B", help="default: the architecture's recipe"
     )
-    parser.add_argument("--seed", type=int, metavar="S", help="default: config 'train.seed', 0")
+    parser.add_argument("--seed", type=_seed, metavar="S", help="default: config 'train.seed', 0")
     parser.add_argument(
         "--out",
         type=Path,

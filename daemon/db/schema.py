@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
@@ -32,6 +32,13 @@ class SchemaInfo(Base):
 
 
 class ModelVersion(Base):
+    """A parameters file the daemon served or a retrain run produced (see daemon.model_registry).
+
+    A run's row is made as `candidate` when it starts, so even a run that dies
+    leaves a trace; `created_at` is then the run's start and `trigger` says what
+    started it. Models the daemon merely met have no trigger.
+    """
+
     __tablename__ = "model_versions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +55,9 @@ class ModelVersion(Base):
     status: Mapped[str] = mapped_column(String(16))
     training_seconds: Mapped[float | None]
     reason: Mapped[str | None] = mapped_column(Text)
+    # schedule | catch-up | manual, for retrain runs; None for a model registered on sight.
+    trigger: Mapped[str | None] = mapped_column(String(16))
+    finished_at: Mapped[datetime | None]
 
 
 class Prediction(Base):
@@ -71,7 +81,13 @@ class Prediction(Base):
     # The user's label from `fashiond correct`; `label` keeps the model's.
     corrected_label: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    processing_ms: Mapped[float | None]
+    processing_ms: Mapped[float | None]  # read, hash, preprocess and this file's share of predict
+    # Where the file sat in the inbox when it was taken in (absolute), so that a
+    # restart can finish a move a crash interrupted.
+    inbox_path: Mapped[str | None] = mapped_column(Text)
+    # False between the commit of the row and the file reaching `path`: the
+    # daemon commits first, then moves, then marks the row placed.
+    placed: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     __table_args__ = (
         Index("ix_predictions_sha256", "sha256"),
@@ -79,6 +95,9 @@ class Prediction(Base):
         Index("ix_predictions_label_created_at", "label", "created_at"),
         Index("ix_predictions_status_created_at", "status", "created_at"),
         Index("ix_predictions_model_version_created_at", "model_version", "created_at"),
+        Index("ix_predictions_placed", "placed"),
+        # history/stats: the confidence filters and histogram scan this index, not the table.
+        Index("ix_predictions_confidence", "confidence"),
     )
 
 
@@ -94,6 +113,7 @@ class PredictionRevision(Base):
     probabilities: Mapped[list[float] | None] = mapped_column(JSON)
     model_version: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]  # when that prediction was made
     superseded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -115,4 +135,8 @@ class Correction(Base):
     pixels: Mapped[bytes | None] = mapped_column(LargeBinary)
     height: Mapped[int | None]
     width: Mapped[int | None]
+    # The move this correction asked for, recorded before it happens so that
+    # repeating `fashiond correct` after a crash finishes it instead of losing the file.
+    moved_from: Mapped[str | None] = mapped_column(Text)
+    moved_to: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
