@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from nnet.architectures import build_network, get_architecture  # noqa: E402
 from nnet.data import load_fashion_mnist  # noqa: E402
 from nnet.model import InputFormat  # noqa: E402
+from nnet.network import PREDICT_BATCH  # noqa: E402
 
 BATCH = 128
 PREDICT_IMAGES = 10_000
@@ -163,8 +164,8 @@ def time_torch(data_file: Path, threads: int, repeat: int) -> Timings:
         epochs.append(epoch)
         net.eval()
         with Stopwatch() as predict, torch.no_grad():
-            for start in range(0, len(test_x), 1024):
-                net(test_x[start : start + 1024]).argmax(dim=1)
+            for start in range(0, len(test_x), PREDICT_BATCH):
+                net(test_x[start : start + PREDICT_BATCH]).argmax(dim=1)
         inference.append(predict)
     fastest = min(epochs, key=lambda e: e.wall)
     return _timings(fastest, min(inference, key=lambda p: p.wall), len(test_x))
