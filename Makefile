@@ -27,7 +27,7 @@ format: $(VENV)/.installed-dev  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.installed-dev data  ## print every benchmark's figures
+bench: $(VENV)/.installed-dev data model  ## print every benchmark's figures (trains the default model first if there is none)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # PyTorch only ever lives in this throwaway environment, never in .venv.

@@ -51,6 +51,7 @@ class _Row:
     examined: Examined
     values: dict[str, Any]
     original_index: int | None = None  # a duplicate of an earlier file in this batch
+    target: Path | None = None
 
 
 class Recorder:
@@ -82,9 +83,24 @@ class Recorder:
         if not examined:
             return report
         probabilities, predict_ms = _predict(examined, loaded)
+        try:
+            rows = self._commit(examined, probabilities, predict_ms, loaded)
+        finally:
+            self._filing.release()  # taken names are on disk or in rows now, or rolled back
+        self._place_all(rows, report)
+        return report
+
+    def _commit(
+        self,
+        examined: list[Examined],
+        probabilities: np.ndarray,
+        predict_ms: float,
+        loaded: LoadedModel,
+    ) -> list[_Row]:
+        """One transaction: the previous batch's placed marks, then this batch's rows."""
+        marks = self._to_mark
         with self._database.sessions.begin() as session:
-            mark_placed(session, self._to_mark)
-            self._to_mark = []
+            mark_placed(session, marks)
             originals = find_originals(
                 session, {e.sha256 for e in examined if e.pixels is not None}
             )
@@ -100,9 +116,8 @@ class Recorder:
                 dups, insert_rows(session, [r.values for r in dups]), strict=True
             ):
                 row.values["id"] = row_id
-        self._filing.release()
-        self._place_all(rows, report)
-        return report
+        self._to_mark = self._to_mark[len(marks) :]
+        return rows
 
     def flush(self) -> None:
         """Commit the placed marks still pending (at shutdown)."""
@@ -166,14 +181,14 @@ class Recorder:
                     )
                     folder_status = status
                     first_in_batch[e.sha256] = len(rows)
-                values["path"] = str(
-                    self._filing.target(source=e.path, status=folder_status, label=values["label"])
+                row.target = self._filing.target(
+                    source=e.path, status=folder_status, label=values["label"]
                 )
             if values["status"] == "failed":
-                values["path"] = str(
-                    self._filing.target(source=e.path, status="failed", label=None)
-                )
-            values["placed"] = values["path"] == values["inbox_path"]
+                row.target = self._filing.target(source=e.path, status="failed", label=None)
+            assert row.target is not None
+            values["path"] = str(row.target)
+            values["placed"] = row.target == e.path
             rows.append(row)
         return rows
 
@@ -198,7 +213,8 @@ class Recorder:
     def _place_all(self, rows: list[_Row], report: BatchReport) -> None:
         for row in rows:
             values = row.values
-            source, target = Path(values["inbox_path"]), Path(values["path"])
+            source, target = row.examined.path, row.target
+            assert target is not None
             failed = values["status"] == "failed"
             report.counts[values["status"]] += 1
             if failed:

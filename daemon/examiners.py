@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import select
 import signal
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,10 +36,43 @@ _worker_chains: dict[ModelInput, Chain] = {}
 _worker_setup: tuple[ChainEntries, Path | None] = ((), None)
 
 
-def _init_worker(entries: ChainEntries, plugins_dir: Path | None) -> None:
+def _init_worker(entries: ChainEntries, plugins_dir: Path | None, daemon_pid: int) -> None:
     global _worker_setup
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_setup = (entries, plugins_dir)
+    threading.Thread(
+        target=_exit_when_gone, args=(daemon_pid,), name="daemon-watch", daemon=True
+    ).start()
+
+
+def _exit_when_gone(daemon_pid: int) -> None:
+    """End this worker when the daemon ends, however it ends.
+
+    A daemon killed with -9 cannot shut its pool down, and each worker holds the
+    forkserver's pipe open, so without this the workers and the forkserver would
+    live on forever. A pidfd wakes us the moment the daemon is gone; where there
+    is none, a once-a-second check does the same.
+    """
+    try:
+        pidfd = os.pidfd_open(daemon_pid)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):
+        while _alive(daemon_pid):
+            time.sleep(1.0)
+    else:
+        select.select([pidfd], [], [])
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _examine_chunk(paths: list[Path], model_input: ModelInput) -> list[Examined]:
@@ -134,7 +171,7 @@ class Examiners:
             max_workers=self.workers,
             mp_context=_context(),
             initializer=_init_worker,
-            initargs=(self._entries, self._plugins_dir),
+            initargs=(self._entries, self._plugins_dir, os.getpid()),
         )
 
     def warm(self, model_input: ModelInput) -> None:

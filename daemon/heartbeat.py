@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
+from daemon.db.database import sqlite_file
 from daemon.errors import DaemonStateError
 
 STALE_AFTER = 10.0
@@ -55,9 +54,8 @@ def now_iso() -> str:
 
 def heartbeat_path(database_url: str, *, fallback_dir: Path) -> Path:
     """Beside a SQLite file; for other databases, in `fallback_dir` as fashiond.heartbeat."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        db = Path(url.database)
+    db = sqlite_file(database_url)
+    if db is not None:
         return db.with_name(db.stem + ".heartbeat")
     return fallback_dir / "fashiond.heartbeat"
 

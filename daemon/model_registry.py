@@ -45,21 +45,28 @@ _VERSION_FILE = re.compile(r"v\d{4,}\.pickle")
 
 
 def version_for(session: Session, *, model: TrainedModel, path: Path) -> str:
-    """The version name of a loaded model, registered as active on first sight."""
+    """The version name of the model being served, registered on first sight.
+
+    Whoever loads the deployed file serves it, so its version becomes the one
+    active row: a model swapped in by hand retires the one it replaced, and
+    `status` and `models` never show two active versions.
+    """
     row = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == model.sha256))
-    if row is not None:
-        return row.version
-    row = ModelVersion(
-        version=next_version_name(session),
-        sha256=model.sha256,
-        path=str(path),
-        arch=model.metadata.arch,
-        epochs=model.metadata.epochs,
-        test_accuracy=model.metadata.test_accuracy,
-        status="active",
-    )
-    session.add(row)
-    session.flush()
+    if row is None:
+        row = ModelVersion(
+            version=next_version_name(session),
+            sha256=model.sha256,
+            path=str(path),
+            arch=model.metadata.arch,
+            epochs=model.metadata.epochs,
+            test_accuracy=model.metadata.test_accuracy,
+            status="candidate",
+        )
+        session.add(row)
+        session.flush()
+        _make_active(session, row, reason=None)
+    elif row.status != "active":
+        _make_active(session, row, reason=f"deployed by hand at {path}")
     return row.version
 
 

@@ -151,7 +151,10 @@ class Service:
             for ticker in self._tickers:
                 close = getattr(ticker, "close", None)
                 if callable(close):
-                    close()
+                    try:
+                        close()
+                    except Exception:
+                        log.exception("ticker %r failed to close", ticker)
             self._beat(time.monotonic(), stopped=True)
 
     def _turn(self) -> None:

@@ -4,7 +4,9 @@ A ticker's `poll(now)` is called from the daemon's main loop at least once a
 second, between batches. It must be cheap and must not block: start a
 subprocess and check on it later, rather than doing the work inline. `now` is
 `time.time()` (seconds since the epoch), so calendar schedules can use it.
-An exception from `poll` is logged and the daemon carries on.
+An exception from `poll` is logged and the daemon carries on. A ticker may also
+have a `close()`, which the daemon calls once when it stops (after the last
+batch), e.g. to stop a subprocess it started.
 """
 
 from __future__ import annotations

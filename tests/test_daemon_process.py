@@ -33,19 +33,19 @@ def _write_config(root: Path, **extra: object) -> Path:
     return path
 
 
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start(config: Path, log: Path, *flags: str) -> subprocess.Popen[bytes]:
     # A session of its own, so kill -9 can take the workers down with it, as a crash would.
     with log.open("ab") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "--config", str(config)],
+            [sys.executable, "-m", "daemon", "run", "--config", str(config), *flags],
             cwd=REPO,
             stderr=stderr,
             start_new_session=True,
         )
 
 
-def _count(root: Path) -> int:
-    db = root / "fashiond.db"
+def _count(root: Path, db_name: str = "fashiond.db") -> int:
+    db = root / db_name
     if not db.exists():
         return 0
     try:
@@ -101,26 +101,32 @@ def test_kill_9_mid_batch_then_restart_records_every_file_once_in_one_place(
     assert list(inbox.iterdir()) == []
 
 
-def test_sigterm_finishes_and_exits_0(tmp_path: Path) -> None:
-    make_model(tmp_path / "models" / "current.pickle")
-    config = _write_config(tmp_path)
+def test_flags_override_the_config_and_sigterm_finishes_and_exits_0(tmp_path: Path) -> None:
+    make_model(tmp_path / "other.pickle", label="Coat")
+    config = _write_config(tmp_path)  # names models/current.pickle, which does not exist
+    inbox = tmp_path / "elsewhere"
+    db = f"sqlite:///{tmp_path / 'other.db'}"
     log = tmp_path / "daemon.log"
-    proc = _start(config, log)
+    proc = _start(
+        config, log, "--inbox", str(inbox), "--db", db, "--model", str(tmp_path / "other.pickle")
+    )
     try:
-        wait_until(lambda: (tmp_path / "fashiond.heartbeat").exists() or proc.poll() is not None)
+        wait_until(lambda: (tmp_path / "other.heartbeat").exists() or proc.poll() is not None)
         for i in range(40):
-            (tmp_path / "inbox" / f"t{i}.png").write_bytes(png(i))
-        wait_until(lambda: _count(tmp_path) > 0)
+            (inbox / f"t{i}.png").write_bytes(png(i))
+        wait_until(lambda: _count(tmp_path, "other.db") > 0)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=WAIT)
     text = log.read_text()
     assert code == 0, text
-    assert "watching" in text and "model v0001" in text and "grayscale" in text
+    assert f"watching {inbox}" in text and "model v0001" in text and "grayscale" in text
     assert "SIGTERM received" in text
+    assert not (tmp_path / "inbox").exists() and not (tmp_path / "fashiond.db").exists()
+    assert {p.parent.name for p in (tmp_path / "labeled").rglob("*.png")} == {"Coat"}
     # Whatever was not recorded is still in the inbox, untouched.
-    left = {p.name for p in (tmp_path / "inbox").iterdir()}
-    assert len(left) + _count(tmp_path) == 40
+    left = {p.name for p in inbox.iterdir()}
+    assert len(left) + _count(tmp_path, "other.db") == 40
 
 
 @pytest.mark.parametrize(
@@ -155,3 +161,31 @@ def test_missing_or_corrupt_model_exits_4_before_watching(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "current.pickle" in err
     assert not (tmp_path / "fashiond.heartbeat").exists()
+
+
+def test_kill_9_of_the_daemon_alone_takes_its_workers_down_too(tmp_path: Path) -> None:
+    """Only the daemon's pid is killed, as the OOM killer would: no worker may linger."""
+    make_model(tmp_path / "models" / "current.pickle")
+    config = _write_config(tmp_path)
+    log = tmp_path / "daemon.log"
+    proc = _start(config, log)
+    try:
+        wait_until(lambda: (tmp_path / "fashiond.heartbeat").exists() or proc.poll() is not None)
+        (tmp_path / "inbox" / "one.png").write_bytes(png(0))
+        wait_until(lambda: _count(tmp_path) == 1 or proc.poll() is not None)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=WAIT)
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    try:
+        wait_until(group_gone)
+    finally:
+        if not group_gone():
+            os.killpg(proc.pid, signal.SIGKILL)

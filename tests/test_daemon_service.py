@@ -9,13 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from daemon.cli import main
 from daemon.commands.run import open_daemon
 from daemon.config import Config, WatchConfig
 from daemon.db.database import open_database
 from daemon.db.ingest import insert_rows
-from daemon.db.schema import utcnow
+from daemon.db.schema import ModelVersion, utcnow
 from daemon.errors import DaemonStateError
 from nnet.params_file import load_params, save_params
 from tests.daemon_support import (
@@ -183,14 +184,24 @@ def test_hot_swap_of_the_model_file_and_a_bad_replacement(
         (models / "tmp-link").symlink_to("junk.pickle")
         (models / "tmp-link").replace(models / "current.pickle")
         (config.inbox / "three.png").write_bytes(png(3))
-        found = wait_for_rows(config, 3)
+        wait_for_rows(config, 3)
+        (models / "tmp-link").symlink_to("v1.pickle")  # back, as a rollback does
+        (models / "tmp-link").replace(models / "current.pickle")
+        (config.inbox / "four.png").write_bytes(png(4))
+        found = wait_for_rows(config, 4)
     assert [(r["label"], r["model_version"]) for r in found] == [
         ("Bag", "v0001"),
         ("Sneaker", "v0002"),
         ("Sneaker", "v0002"),
+        ("Bag", "v0001"),
     ]
     assert "model swapped: v0001 -> v0002" in caplog.text
     assert "kept model v0002" in caplog.text
+    database = open_database(config.database)
+    with database.sessions.begin() as session:
+        statuses = dict(session.execute(select(ModelVersion.version, ModelVersion.status)).all())
+    database.dispose()
+    assert statuses == {"v0001": "active", "v0002": "retired"}
 
 
 def test_reconcile_finishes_a_move_a_crash_interrupted(config: Config) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
-from daemon.db.database import open_database
+from daemon.db.database import open_database, sqlite_file
 from daemon.db.ingest import count_by_status
 from daemon.db.schema import ModelVersion, Prediction, utcnow
 from daemon.exit_status import ExitStatus
@@ -33,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     url = database_url(args, config)
     base = config.source.parent if config.source is not None else None
     beat_file = heartbeat_path(url, fallback_dir=base or Path.cwd())
+    db_file = sqlite_file(url)
+    if db_file is not None and not db_file.exists():
+        print(f"daemon:      not running (no database at {url} yet; 'fashiond run' creates it)")
+        return ExitStatus.DAEMON
     beat = read_heartbeat(beat_file)
     running = beat is not None and beat.is_running()
     database = open_database(url)
