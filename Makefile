@@ -30,6 +30,15 @@ format: $(VENV)/.installed-dev  ## apply ruff's fixes and formatting
 bench: $(VENV)/.installed-dev data model  ## print every benchmark's figures (trains the default model first if there is none)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# PyTorch only ever lives in this throwaway environment, never in .venv.
+TORCH_VENV ?= /tmp/torchvenv
+.PHONY: bench-torch
+bench-torch: $(VENV)/.installed-dev data  ## time the CNN against the same network in PyTorch (CPU)
+	@test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	@$(TORCH_VENV)/bin/python -c 'import torch' 2>/dev/null || \
+		$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy
+	$(BIN)/python benchmarks/cnn_speed.py --torch-python $(TORCH_VENV)/bin/python
+
 model: $(VENV)/.installed-run data  ## train the default model unless config.yaml's model file exists
 	$(BIN)/fashiond train --config $(CONFIG) --if-missing
 

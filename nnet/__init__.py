@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from nnet.activations import ReLU, Softmax
 from nnet.architectures import ARCHITECTURES, Architecture, build_network, get_architecture
+from nnet.augment import Augment
+from nnet.batchnorm import BatchNorm
+from nnet.conv import Conv2D
 from nnet.data import Dataset, find_data, load_fashion_mnist
 from nnet.dense import Dense
 from nnet.dropout import Dropout
+from nnet.flatten import Flatten
 from nnet.history import EpochRecord, History, TrainingObserver
 from nnet.layer import Layer
 from nnet.loss import SoftmaxCrossEntropy
@@ -18,6 +22,7 @@ from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata
 from nnet.network import Evaluation, Network
 from nnet.optimizers import SGD, Adam, Optimizer
 from nnet.params_file import load_params, save_params
+from nnet.pooling import MaxPool2D
 from nnet.training import train_model
 
 __all__ = [
@@ -26,14 +31,19 @@ __all__ = [
     "SGD",
     "Adam",
     "Architecture",
+    "Augment",
+    "BatchNorm",
+    "Conv2D",
     "Dataset",
     "Dense",
     "Dropout",
     "EpochRecord",
     "Evaluation",
+    "Flatten",
     "History",
     "InputFormat",
     "Layer",
+    "MaxPool2D",
     "Network",
     "Optimizer",
     "ReLU",

@@ -13,14 +13,22 @@ from typing import Any
 import numpy as np
 
 from nnet.activations import ReLU, Softmax
+from nnet.augment import Augment as Augmentation
+from nnet.batchnorm import BatchNorm
+from nnet.conv import Conv2D
 from nnet.dense import Dense
 from nnet.dropout import Dropout
 from nnet.errors import NnetError
+from nnet.flatten import Flatten
 from nnet.layer import Layer
 from nnet.network import Augment, Network, Schedule
 from nnet.optimizers import Adam, Optimizer
+from nnet.pooling import MaxPool2D
 
-LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (Dense, ReLU, Softmax, Dropout)}
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.__name__: cls
+    for cls in (Dense, ReLU, Softmax, Dropout, Conv2D, MaxPool2D, Flatten, BatchNorm)
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,54 @@ MLP = Architecture(
     schedule=cosine_schedule,
 )
 
-ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (MLP,)}
+# Pooling sits before BatchNorm and ReLU: max commutes with ReLU, and the
+# normalisation then runs on a quarter of the pixels, which in numpy is most of
+# its cost. Channels 32 -> 64 keep the second convolution's matmul, the bulk of
+# all the work, small enough for 2 cores.
+CNN = Architecture(
+    name="cnn",
+    description="two 3x3 conv blocks (32, 64 channels) with max pooling and batch norm, "
+    "a 128-unit dense layer with dropout; trained with flips and 2-pixel shifts",
+    spec={
+        "input_shape": [1, 28, 28],
+        "layers": [
+            {
+                "type": "Conv2D",
+                "in_channels": 1,
+                "out_channels": 32,
+                "kernel_size": 3,
+                "padding": 1,
+            },
+            {"type": "MaxPool2D", "pool_size": 2},
+            {"type": "BatchNorm", "n_features": 32},
+            {"type": "ReLU"},
+            {
+                "type": "Conv2D",
+                "in_channels": 32,
+                "out_channels": 64,
+                "kernel_size": 3,
+                "padding": 1,
+            },
+            {"type": "MaxPool2D", "pool_size": 2},
+            {"type": "BatchNorm", "n_features": 64},
+            {"type": "ReLU"},
+            {"type": "Flatten"},
+            {"type": "Dense", "n_inputs": 64 * 7 * 7, "n_outputs": 128},
+            {"type": "BatchNorm", "n_features": 128},
+            {"type": "ReLU"},
+            {"type": "Dropout", "rate": 0.3},
+            {"type": "Dense", "n_inputs": 128, "n_outputs": 10, "init": "glorot"},
+        ],
+    },
+    epochs=20,
+    batch_size=128,
+    learning_rate=2e-3,
+    decay=0.0,
+    schedule=cosine_schedule,
+    augment=Augmentation(flip=0.5, max_shift=2),
+)
+
+ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (MLP, CNN)}
 
 
 def get_architecture(name: str) -> Architecture:
