@@ -11,7 +11,7 @@ DEBIAN_DATA := /usr/share/datasets/fashion-mnist
 .PHONY: help run test lint format data model bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 run: $(VENV)/.installed-run data model  ## train the default model if there is none, then start the daemon on ./inbox
 	$(BIN)/fashiond run --config $(CONFIG)

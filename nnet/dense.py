@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
+from nnet.initialisation import Init, initial_weights
 from nnet.layer import Layer
-
-Init = Literal["he", "glorot"]
 
 
 class Dense(Layer):
@@ -25,18 +24,16 @@ class Dense(Layer):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        if init not in ("he", "glorot"):
-            raise ValueError(f"unknown initialisation {init!r}; use 'he' or 'glorot'")
         self.n_inputs, self.n_outputs = n_inputs, n_outputs
         self.init, self.l1, self.l2 = init, float(l1), float(l2)
-        rng = rng if rng is not None else np.random.default_rng()
-        if init == "he":  # suits ReLU: keeps activation variance constant
-            weights = rng.standard_normal((n_inputs, n_outputs)) * np.sqrt(2.0 / n_inputs)
-        else:
-            limit = np.sqrt(6.0 / (n_inputs + n_outputs))
-            weights = rng.uniform(-limit, limit, (n_inputs, n_outputs))
         self.params = {
-            "W": weights.astype(np.float32),
+            "W": initial_weights(
+                (n_inputs, n_outputs),
+                init=init,
+                fan_in=n_inputs,
+                fan_out=n_outputs,
+                rng=rng if rng is not None else np.random.default_rng(),
+            ),
             "b": np.zeros(n_outputs, dtype=np.float32),
         }
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
