@@ -42,6 +42,7 @@ STATUSES = ("labeled",) * 85 + ("review",) * 12 + ("failed",) * 2 + ("duplicate"
 
 def build(path: Path, rows: int, *, seed: int = 0) -> float:
     """Create the schema through fashiond itself, then bulk-insert `rows`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     open_database(f"sqlite:///{path}", create=True).dispose()
     rng = random.Random(seed)
