@@ -10,6 +10,7 @@ complete at once, which keeps a startup with a full inbox fast.
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import stat
 import time
@@ -35,7 +36,10 @@ class Arrivals:
     def __init__(self, *, quiet_period: float) -> None:
         self.quiet_period = quiet_period
         self._waiting: dict[Path, _Waiting] = {}
-        self._deadlines: list[tuple[float, Path]] = []
+        # (deadline, sequence, path): the sequence breaks ties, so the heap never compares
+        # Paths (a burst notes thousands with one deadline; PurePath.__lt__ showed in profiles).
+        self._deadlines: list[tuple[float, int, Path]] = []
+        self._sequence = itertools.count()
         self._ready: dict[Path, None] = {}  # insertion-ordered set
 
     def __len__(self) -> int:
@@ -63,7 +67,7 @@ class Arrivals:
                 return
             sig = signature(st)
         self._waiting[path] = _Waiting(sig, now + self.quiet_period)
-        heapq.heappush(self._deadlines, (now + self.quiet_period, path))
+        heapq.heappush(self._deadlines, (now + self.quiet_period, next(self._sequence), path))
 
     def _settled(self, st: os.stat_result) -> bool:
         """Unchanged for the quiet period; a link or a device is never written to, so at once."""
@@ -74,7 +78,7 @@ class Arrivals:
     def due(self, now: float) -> list[Path]:
         """The paths that became complete, oldest first; each is returned once."""
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, path = heapq.heappop(self._deadlines)
+            _, _, path = heapq.heappop(self._deadlines)
             self._recheck(path, now)
         ready = list(self._ready)
         self._ready.clear()
@@ -99,4 +103,4 @@ class Arrivals:
         else:
             waiting.signature = current
             waiting.deadline = now + self.quiet_period
-            heapq.heappush(self._deadlines, (waiting.deadline, path))
+            heapq.heappush(self._deadlines, (waiting.deadline, next(self._sequence), path))

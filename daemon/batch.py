@@ -12,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,11 @@ class Recorder:
         first_in_batch: dict[str, int] = {}
         class_names = loaded.model.class_names
         k = 0
+        # Python floats once per batch: iterating numpy scalars per value cost more.
+        probability_lists = probabilities.astype(np.float64).tolist()
+        created_at = utcnow()  # one batch, one moment: a clock call per row showed in profiles
         for e in examined:
-            values = self._base_values(e, predict_ms if e.pixels is not None else 0.0)
+            values = self._base_values(e, predict_ms if e.pixels is not None else 0.0, created_at)
             row = _Row(e, values)
             if e.pixels is None:
                 values.update(status="failed", error=e.error, failed_plugin=e.failed_plugin)
@@ -176,7 +180,7 @@ class Recorder:
                         status=status,
                         label=class_names[best],
                         confidence=confidence,
-                        probabilities=[round(float(p), 6) for p in probs],
+                        probabilities=[round(p, 6) for p in probability_lists[k - 1]],
                         model_version=loaded.version,
                     )
                     folder_status = status
@@ -192,10 +196,11 @@ class Recorder:
             rows.append(row)
         return rows
 
-    def _base_values(self, e: Examined, predict_ms: float) -> dict[str, Any]:
+    def _base_values(self, e: Examined, predict_ms: float, created_at: datetime) -> dict[str, Any]:
+        inbox_path = str(e.path)
         return {
-            "filename": self._inbox.relative_name(e.path),
-            "inbox_path": str(e.path),
+            "filename": self._inbox.relative_name(e.path, as_str=inbox_path),
+            "inbox_path": inbox_path,
             "sha256": e.sha256,
             "label": None,
             "confidence": None,
@@ -204,7 +209,7 @@ class Recorder:
             "error": None,
             "failed_plugin": None,
             "duplicate_of": None,
-            "created_at": utcnow(),
+            "created_at": created_at,
             "processing_ms": round(e.seconds * 1000 + predict_ms, 3),
         }
 

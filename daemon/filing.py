@@ -44,33 +44,36 @@ class Filing:
     review_dir: Path
     failed_dir: Path
     mode: OutputMode = "move"
-    _taken: set[Path] = field(default_factory=set)
+    _taken: set[str] = field(default_factory=set)
 
     def target(self, *, source: Path, status: str, label: str | None) -> Path:
         """The path a file will have once placed (its inbox path in `leave` mode)."""
         if self.mode == "leave" and status != "failed":
             return source
         if status == "failed":
-            return self._free(self.failed_dir / safe_name(source.name), with_note=True)
+            return self._free(self.failed_dir, safe_name(source.name), with_note=True)
         base = self.review_dir if status == "review" else self.labeled_dir
-        return self._free(base / safe_name(label or "unknown") / safe_name(source.name))
+        return self._free(base / safe_name(label or "unknown"), safe_name(source.name))
 
     def release(self) -> None:
         """Forget the names handed out, once their files are placed (or given up)."""
         self._taken.clear()
 
-    def _free(self, wanted: Path, *, with_note: bool = False) -> Path:
-        stem, suffix = _split(wanted.name)
-        candidate, n = wanted, 0
+    def _free(self, folder: Path, name: str, *, with_note: bool = False) -> Path:
+        # Strings, not Paths, until the end: hashing a fresh Path for the `_taken`
+        # lookup cost more than the lexists call (py-spy, bulk ingest).
+        prefix = f"{folder}{os.sep}"
+        stem, suffix = _split(name)
+        candidate, n = prefix + name, 0
         while (
             candidate in self._taken
             or os.path.lexists(candidate)
-            or (with_note and os.path.lexists(error_note_path(candidate)))
+            or (with_note and os.path.lexists(candidate + ".error.txt"))
         ):
             n += 1
-            candidate = wanted.with_name(f"{stem}-{n}{suffix}")
+            candidate = f"{prefix}{stem}-{n}{suffix}"
         self._taken.add(candidate)
-        return candidate
+        return Path(candidate)
 
 
 def _split(name: str) -> tuple[str, str]:
