@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+EMPTY_GRACE = 5.0  # seconds an empty file must stay empty before it is taken in (no close seen)
+
 Signature = tuple[int, int, int]  # (st_ino, st_size, st_mtime_ns)
 
 
@@ -33,8 +35,9 @@ class _Waiting:
 class Arrivals:
     """Paths noted by events and scans, released by `due` once complete, each once."""
 
-    def __init__(self, *, quiet_period: float) -> None:
+    def __init__(self, *, quiet_period: float, empty_grace: float = EMPTY_GRACE) -> None:
         self.quiet_period = quiet_period
+        self.empty_grace = max(empty_grace, quiet_period)
         self._waiting: dict[Path, _Waiting] = {}
         # (deadline, sequence, path): the sequence breaks ties, so the heap never compares
         # Paths (a burst notes thousands with one deadline; PurePath.__lt__ showed in profiles).
@@ -73,7 +76,15 @@ class Arrivals:
         """Unchanged for the quiet period; a link or a device is never written to, so at once."""
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             return True
-        return time.time() - st.st_mtime >= self.quiet_period
+        return time.time() - st.st_mtime >= self._quiet_for(st)
+
+    def _quiet_for(self, st: os.stat_result) -> float:
+        """An empty regular file is what a writer has between open() and its first write();
+        a writer descheduled longer than the quiet period there (a loaded machine) had
+        the daemon read 0 bytes and record a good image as failed. Empty files wait longer."""
+        return (
+            self.empty_grace if st.st_size == 0 and stat.S_ISREG(st.st_mode) else self.quiet_period
+        )
 
     def due(self, now: float) -> list[Path]:
         """The paths that became complete, oldest first; each is returned once."""
@@ -97,7 +108,10 @@ class Arrivals:
             del self._waiting[path]
             return
         current = signature(st)
-        if current == waiting.signature or (waiting.signature is None and self._settled(st)):
+        stable = current == waiting.signature and (
+            st.st_size > 0 or time.time() - st.st_mtime >= self._quiet_for(st)
+        )
+        if stable or (waiting.signature is None and self._settled(st)):
             del self._waiting[path]
             self._ready[path] = None
         else:
