@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.db.database import Database
-from daemon.db.ingest import Original, find_originals, insert_rows, mark_placed
+from daemon.db.ingest import Original, find_originals, insert_rows, mark_placed, set_path
 from daemon.db.schema import utcnow
 from daemon.examine import Examined
-from daemon.filing import Filing, OutputMode, place, write_error_note
+from daemon.filing import Filing, OutputMode, error_note_path, place, write_error_note
 from daemon.inbox import Inbox
 from daemon.live_model import LoadedModel
 
@@ -225,15 +226,9 @@ class Recorder:
             if failed:
                 report.errors.append(f"{values['filename']!r}: {values['error']}")
             try:
-                if failed:
-                    write_error_note(
-                        target,
-                        filename=values["filename"],
-                        error=values["error"],
-                        plugin=values["failed_plugin"],
-                    )
-                place(source, target, mode=self.mode, is_failed=failed)
-            except OSError as exc:
+                self._place_one(row, source, target, failed=failed)
+            except (OSError, SQLAlchemyError) as exc:
+                target = row.target
                 log.error(
                     "recorded %s (row %s) but cannot move it to %s: %s",
                     source,
@@ -247,6 +242,37 @@ class Recorder:
             if not values["placed"]:
                 self._to_mark.append(values["id"])
             report.finished.append(source)
+
+    def _place_one(self, row: _Row, source: Path, target: Path, *, failed: bool) -> None:
+        values = row.values
+        for attempt in range(2):
+            if failed:
+                write_error_note(
+                    target,
+                    filename=values["filename"],
+                    error=values["error"],
+                    plugin=values["failed_plugin"],
+                )
+            try:
+                place(source, target, mode=self.mode, is_failed=failed)
+                return
+            except FileExistsError:
+                if attempt or target == source:
+                    raise
+            # Someone put a file at the name chosen before the commit: record another
+            # name first (the row must say where the file will be), then move there.
+            taken = target
+            target = self._filing.next_free(source=source, taken=taken, is_failed=failed)
+            try:
+                with self._database.sessions.begin() as session:
+                    set_path(session, values["id"], str(target))
+            finally:
+                self._filing.release()
+            log.warning("%s appeared before the move; filing %s as %s", taken, source, target)
+            if failed:
+                error_note_path(taken).unlink(missing_ok=True)
+            row.target = target
+            values["path"] = str(target)
 
 
 def _predict(examined: list[Examined], loaded: LoadedModel) -> tuple[np.ndarray, float]:

@@ -55,6 +55,10 @@ class Filing:
         base = self.review_dir if status == "review" else self.labeled_dir
         return self._free(base / safe_name(label or "unknown"), safe_name(source.name))
 
+    def next_free(self, *, source: Path, taken: Path, is_failed: bool) -> Path:
+        """Another free name beside `taken`, which turned out to be occupied at the move."""
+        return self._free(taken.parent, safe_name(source.name), with_note=is_failed)
+
     def release(self) -> None:
         """Forget the names handed out, once their files are placed (or given up)."""
         self._taken.clear()
@@ -93,10 +97,12 @@ def place(source: Path, target: Path, *, mode: OutputMode, is_failed: bool = Fal
         target.parent.mkdir(parents=True, exist_ok=True)
         _copy_new(source, target)
         return
-    # No existence check here: `Filing.target` chose a free name a moment ago in a
-    # folder only the daemon writes to, and a second lstat per file costs 5% of a batch.
+    # Link, then unlink: link() fails with EEXIST instead of replacing a file a user (or
+    # `fashiond correct`) put at the chosen name since `Filing.target` found it free.
+    # A crash between the two leaves the file at both names (one inode); the restart's
+    # reconciliation drops the inbox name.
     try:
-        _rename(source, target)
+        _link_into_place(source, target)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
@@ -104,6 +110,37 @@ def place(source: Path, target: Path, *, mode: OutputMode, is_failed: bool = Fal
         # A crash in between leaves both; the restart's reconciliation removes the source.
         _copy_new(source, target)
         source.unlink()
+
+
+# link() refusals that mean "no hard links here" (a directory, a filesystem without them):
+# those fall back to a checked rename.
+_NO_HARD_LINKS = frozenset(
+    {errno.EPERM, errno.EACCES, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+)
+
+
+def _link_into_place(source: Path, target: Path) -> None:
+    try:
+        _link(source, target)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise  # EEXIST, EXDEV (handled by the caller), ENOENT
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "target exists", str(target)) from None
+        _rename(source, target)
+        return
+    source.unlink()
+
+
+def _link(source: Path, target: Path) -> None:
+    """A hard link (of a symlink itself, never its target), making the folder when missing."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except FileNotFoundError:
+        if target.parent.is_dir() or not os.path.lexists(source):
+            raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target, follow_symlinks=False)
 
 
 def _rename(source: Path, target: Path) -> None:

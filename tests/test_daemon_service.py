@@ -17,6 +17,7 @@ from daemon.db.database import open_database
 from daemon.db.ingest import insert_rows
 from daemon.db.schema import utcnow
 from daemon.errors import DaemonStateError
+from daemon.filing import place
 from nnet.params_file import load_params, save_params
 from tests.daemon_support import (
     config_for,
@@ -264,3 +265,46 @@ def test_model_file_replaced_by_copying_over_it(config: Config) -> None:
         (config.inbox / "b.png").write_bytes(png(2))
         found = wait_for_rows(config, 2)
     assert [r["label"] for r in found] == ["Bag", "Coat"]
+
+
+def test_reconcile_drops_the_inbox_name_a_crash_left_between_link_and_unlink(
+    config: Config,
+) -> None:
+    """The move publishes with link() then unlink(): kill -9 between them leaves both names."""
+    config.inbox.mkdir(parents=True)
+    source = config.inbox / "halfway.png"
+    source.write_bytes(png(7))
+    target = config.labeled_dir / "Bag" / "halfway.png"
+    target.parent.mkdir(parents=True)
+    os.link(source, target)
+    database = open_database(config.database, create=True)
+    with database.sessions.begin() as session:
+        insert_rows(session, [_row(source, target, "labeled")])
+    database.dispose()
+    with running(config):
+        (config.inbox / "after.png").write_bytes(png(8))
+        found = wait_for_rows(config, 2)
+    assert [r["filename"] for r in found] == ["halfway.png", "after.png"]
+    assert found[0]["path"] == str(target)
+    assert target.read_bytes() == png(7)
+    assert not source.exists()
+    assert sorted(p.name for p in config.labeled_dir.rglob("*.png")) == ["after.png", "halfway.png"]
+
+
+def test_a_file_put_at_the_chosen_name_before_the_move_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    """place() never replaces: the name was free when chosen, taken when the move came."""
+    source = tmp_path / "inbox" / "shirt.png"
+    source.parent.mkdir()
+    source.write_bytes(png(1))
+    target = tmp_path / "labeled" / "Shirt" / "shirt.png"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"the user's own file")
+    with pytest.raises(FileExistsError):
+        place(source, target, mode="move")
+    assert target.read_bytes() == b"the user's own file"
+    assert source.read_bytes() == png(1)
+    place(source, target.with_name("shirt-1.png"), mode="move")
+    assert target.with_name("shirt-1.png").read_bytes() == png(1)
+    assert not source.exists()
