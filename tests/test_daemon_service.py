@@ -194,12 +194,17 @@ def test_hot_swap_of_the_model_file_and_a_bad_replacement(
     assert "kept model v0002" in caplog.text
 
 
-def test_reconcile_finishes_a_move_a_crash_interrupted(config: Config) -> None:
-    """The state kill -9 leaves between commit and move: a row unplaced, the file in the inbox."""
+@pytest.mark.parametrize("linked", [False, True], ids=["before-the-move", "after-the-link"])
+def test_reconcile_finishes_a_move_a_crash_interrupted(config: Config, linked: bool) -> None:
+    """The states kill -9 leaves after the commit: a row unplaced, the file in the inbox;
+    or (the move is link() then unlink()) the file at both names."""
     config.inbox.mkdir(parents=True)
     source = config.inbox / "crashed.png"
     source.write_bytes(png(5))
     target = config.labeled_dir / "Bag" / "crashed.png"
+    if linked:
+        target.parent.mkdir(parents=True)
+        os.link(source, target)
     database = open_database(config.database, create=True)
     with database.sessions.begin() as session:
         insert_rows(session, [_row(source, target, "labeled")])
@@ -208,8 +213,10 @@ def test_reconcile_finishes_a_move_a_crash_interrupted(config: Config) -> None:
         (config.inbox / "after.png").write_bytes(png(6))
         found = wait_for_rows(config, 2)
     assert [r["filename"] for r in found] == ["crashed.png", "after.png"]
+    assert found[0]["path"] == str(target)
     assert target.read_bytes() == png(5)
     assert not source.exists()
+    assert sorted(p.name for p in config.labeled_dir.rglob("*.png")) == ["after.png", "crashed.png"]
 
 
 def test_status_while_running_and_after(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,30 +272,6 @@ def test_model_file_replaced_by_copying_over_it(config: Config) -> None:
         (config.inbox / "b.png").write_bytes(png(2))
         found = wait_for_rows(config, 2)
     assert [r["label"] for r in found] == ["Bag", "Coat"]
-
-
-def test_reconcile_drops_the_inbox_name_a_crash_left_between_link_and_unlink(
-    config: Config,
-) -> None:
-    """The move publishes with link() then unlink(): kill -9 between them leaves both names."""
-    config.inbox.mkdir(parents=True)
-    source = config.inbox / "halfway.png"
-    source.write_bytes(png(7))
-    target = config.labeled_dir / "Bag" / "halfway.png"
-    target.parent.mkdir(parents=True)
-    os.link(source, target)
-    database = open_database(config.database, create=True)
-    with database.sessions.begin() as session:
-        insert_rows(session, [_row(source, target, "labeled")])
-    database.dispose()
-    with running(config):
-        (config.inbox / "after.png").write_bytes(png(8))
-        found = wait_for_rows(config, 2)
-    assert [r["filename"] for r in found] == ["halfway.png", "after.png"]
-    assert found[0]["path"] == str(target)
-    assert target.read_bytes() == png(7)
-    assert not source.exists()
-    assert sorted(p.name for p in config.labeled_dir.rglob("*.png")) == ["after.png", "halfway.png"]
 
 
 def test_a_file_put_at_the_chosen_name_before_the_move_is_not_overwritten(
