@@ -98,14 +98,15 @@ def photo_pngs(n: int, *, distinct: int = 40) -> list[bytes]:
 
 
 class Daemon:
-    def __init__(self, root: Path, *, workers: int | None) -> None:
+    def __init__(self, root: Path, *, workers: int | None, batch_size: int | None = None) -> None:
         self.root = root
         self.inbox = root / "inbox"
         self.db = root / "fashiond.db"
         config = root / "config.yaml"
         config.write_text(
             "inbox: inbox\ndatabase: sqlite:///fashiond.db\nmodel: model.pickle\n"
-            f"low_confidence: 0.0\nlog_level: WARNING\nworkers: {workers or 'null'}\n",
+            f"low_confidence: 0.0\nlog_level: WARNING\nworkers: {workers or 'null'}\n"
+            + (f"batch:\n  max_size: {batch_size}\n" if batch_size else ""),
             encoding="utf-8",
         )
         self.log = (root / "daemon.log").open("w")
@@ -298,6 +299,7 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=200)
     parser.add_argument("--photos", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=None, help="daemon workers (null = cores)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch.max_size (default 64)")
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
 
@@ -313,7 +315,7 @@ def main() -> None:
         if not args.no_baseline and args.bulk:
             base = baseline(bulk_files, root, root / "model.pickle")
             print(f"baseline (single-threaded script): {base:8.0f} img/s", flush=True)
-        daemon = Daemon(root, workers=args.workers)
+        daemon = Daemon(root, workers=args.workers, batch_size=args.batch_size)
         try:
             time.sleep(1.0)
             idle_main, idle_all = daemon.rss_mb()

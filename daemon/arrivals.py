@@ -10,11 +10,14 @@ complete at once, which keeps a startup with a full inbox fast.
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+EMPTY_GRACE = 5.0  # seconds an empty file must stay empty before it is taken in (no close seen)
 
 Signature = tuple[int, int, int]  # (st_ino, st_size, st_mtime_ns)
 
@@ -32,10 +35,14 @@ class _Waiting:
 class Arrivals:
     """Paths noted by events and scans, released by `due` once complete, each once."""
 
-    def __init__(self, *, quiet_period: float) -> None:
+    def __init__(self, *, quiet_period: float, empty_grace: float = EMPTY_GRACE) -> None:
         self.quiet_period = quiet_period
+        self.empty_grace = max(empty_grace, quiet_period)
         self._waiting: dict[Path, _Waiting] = {}
-        self._deadlines: list[tuple[float, Path]] = []
+        # (deadline, sequence, path): the sequence breaks ties, so the heap never compares
+        # Paths (a burst notes thousands with one deadline; PurePath.__lt__ showed in profiles).
+        self._deadlines: list[tuple[float, int, Path]] = []
+        self._sequence = itertools.count()
         self._ready: dict[Path, None] = {}  # insertion-ordered set
 
     def __len__(self) -> int:
@@ -63,18 +70,26 @@ class Arrivals:
                 return
             sig = signature(st)
         self._waiting[path] = _Waiting(sig, now + self.quiet_period)
-        heapq.heappush(self._deadlines, (now + self.quiet_period, path))
+        heapq.heappush(self._deadlines, (now + self.quiet_period, next(self._sequence), path))
 
     def _settled(self, st: os.stat_result) -> bool:
         """Unchanged for the quiet period; a link or a device is never written to, so at once."""
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             return True
-        return time.time() - st.st_mtime >= self.quiet_period
+        return time.time() - st.st_mtime >= self._quiet_for(st)
+
+    def _quiet_for(self, st: os.stat_result) -> float:
+        """An empty regular file is what a writer has between open() and its first write();
+        a writer descheduled longer than the quiet period there (a loaded machine) had
+        the daemon read 0 bytes and record a good image as failed. Empty files wait longer."""
+        return (
+            self.empty_grace if st.st_size == 0 and stat.S_ISREG(st.st_mode) else self.quiet_period
+        )
 
     def due(self, now: float) -> list[Path]:
         """The paths that became complete, oldest first; each is returned once."""
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, path = heapq.heappop(self._deadlines)
+            _, _, path = heapq.heappop(self._deadlines)
             self._recheck(path, now)
         ready = list(self._ready)
         self._ready.clear()
@@ -93,10 +108,13 @@ class Arrivals:
             del self._waiting[path]
             return
         current = signature(st)
-        if current == waiting.signature or (waiting.signature is None and self._settled(st)):
+        stable = current == waiting.signature and (
+            st.st_size > 0 or time.time() - st.st_mtime >= self._quiet_for(st)
+        )
+        if stable or (waiting.signature is None and self._settled(st)):
             del self._waiting[path]
             self._ready[path] = None
         else:
             waiting.signature = current
             waiting.deadline = now + self.quiet_period
-            heapq.heappush(self._deadlines, (waiting.deadline, path))
+            heapq.heappush(self._deadlines, (waiting.deadline, next(self._sequence), path))

@@ -12,16 +12,18 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from daemon.db.database import Database
-from daemon.db.ingest import Original, find_originals, insert_rows, mark_placed
+from daemon.db.ingest import Original, find_originals, insert_rows, mark_placed, set_path
 from daemon.db.schema import utcnow
 from daemon.examine import Examined
-from daemon.filing import Filing, OutputMode, place, write_error_note
+from daemon.filing import Filing, OutputMode, error_note_path, place, write_error_note
 from daemon.inbox import Inbox
 from daemon.live_model import LoadedModel
 
@@ -140,8 +142,11 @@ class Recorder:
         first_in_batch: dict[str, int] = {}
         class_names = loaded.model.class_names
         k = 0
+        # Python floats once per batch: iterating numpy scalars per value cost more.
+        probability_lists = probabilities.astype(np.float64).tolist()
+        created_at = utcnow()  # one batch, one moment: a clock call per row showed in profiles
         for e in examined:
-            values = self._base_values(e, predict_ms if e.pixels is not None else 0.0)
+            values = self._base_values(e, predict_ms if e.pixels is not None else 0.0, created_at)
             row = _Row(e, values)
             if e.pixels is None:
                 values.update(status="failed", error=e.error, failed_plugin=e.failed_plugin)
@@ -176,7 +181,7 @@ class Recorder:
                         status=status,
                         label=class_names[best],
                         confidence=confidence,
-                        probabilities=[round(float(p), 6) for p in probs],
+                        probabilities=[round(p, 6) for p in probability_lists[k - 1]],
                         model_version=loaded.version,
                     )
                     folder_status = status
@@ -192,10 +197,11 @@ class Recorder:
             rows.append(row)
         return rows
 
-    def _base_values(self, e: Examined, predict_ms: float) -> dict[str, Any]:
+    def _base_values(self, e: Examined, predict_ms: float, created_at: datetime) -> dict[str, Any]:
+        inbox_path = str(e.path)
         return {
-            "filename": self._inbox.relative_name(e.path),
-            "inbox_path": str(e.path),
+            "filename": self._inbox.relative_name(e.path, as_str=inbox_path),
+            "inbox_path": inbox_path,
             "sha256": e.sha256,
             "label": None,
             "confidence": None,
@@ -204,7 +210,7 @@ class Recorder:
             "error": None,
             "failed_plugin": None,
             "duplicate_of": None,
-            "created_at": utcnow(),
+            "created_at": created_at,
             "processing_ms": round(e.seconds * 1000 + predict_ms, 3),
         }
 
@@ -220,15 +226,9 @@ class Recorder:
             if failed:
                 report.errors.append(f"{values['filename']!r}: {values['error']}")
             try:
-                if failed:
-                    write_error_note(
-                        target,
-                        filename=values["filename"],
-                        error=values["error"],
-                        plugin=values["failed_plugin"],
-                    )
-                place(source, target, mode=self.mode, is_failed=failed)
-            except OSError as exc:
+                self._place_one(row, source, target, failed=failed)
+            except (OSError, SQLAlchemyError) as exc:
+                target = row.target
                 log.error(
                     "recorded %s (row %s) but cannot move it to %s: %s",
                     source,
@@ -242,6 +242,37 @@ class Recorder:
             if not values["placed"]:
                 self._to_mark.append(values["id"])
             report.finished.append(source)
+
+    def _place_one(self, row: _Row, source: Path, target: Path, *, failed: bool) -> None:
+        values = row.values
+        for attempt in range(2):
+            if failed:
+                write_error_note(
+                    target,
+                    filename=values["filename"],
+                    error=values["error"],
+                    plugin=values["failed_plugin"],
+                )
+            try:
+                place(source, target, mode=self.mode, is_failed=failed)
+                return
+            except FileExistsError:
+                if attempt or target == source:
+                    raise
+            # Someone put a file at the name chosen before the commit: record another
+            # name first (the row must say where the file will be), then move there.
+            taken = target
+            target = self._filing.next_free(source=source, taken=taken, is_failed=failed)
+            try:
+                with self._database.sessions.begin() as session:
+                    set_path(session, values["id"], str(target))
+            finally:
+                self._filing.release()
+            log.warning("%s appeared before the move; filing %s as %s", taken, source, target)
+            if failed:
+                error_note_path(taken).unlink(missing_ok=True)
+            row.target = target
+            values["path"] = str(target)
 
 
 def _predict(examined: list[Examined], loaded: LoadedModel) -> tuple[np.ndarray, float]:

@@ -44,33 +44,40 @@ class Filing:
     review_dir: Path
     failed_dir: Path
     mode: OutputMode = "move"
-    _taken: set[Path] = field(default_factory=set)
+    _taken: set[str] = field(default_factory=set)
 
     def target(self, *, source: Path, status: str, label: str | None) -> Path:
         """The path a file will have once placed (its inbox path in `leave` mode)."""
         if self.mode == "leave" and status != "failed":
             return source
         if status == "failed":
-            return self._free(self.failed_dir / safe_name(source.name), with_note=True)
+            return self._free(self.failed_dir, safe_name(source.name), with_note=True)
         base = self.review_dir if status == "review" else self.labeled_dir
-        return self._free(base / safe_name(label or "unknown") / safe_name(source.name))
+        return self._free(base / safe_name(label or "unknown"), safe_name(source.name))
+
+    def next_free(self, *, source: Path, taken: Path, is_failed: bool) -> Path:
+        """Another free name beside `taken`, which turned out to be occupied at the move."""
+        return self._free(taken.parent, safe_name(source.name), with_note=is_failed)
 
     def release(self) -> None:
         """Forget the names handed out, once their files are placed (or given up)."""
         self._taken.clear()
 
-    def _free(self, wanted: Path, *, with_note: bool = False) -> Path:
-        stem, suffix = _split(wanted.name)
-        candidate, n = wanted, 0
+    def _free(self, folder: Path, name: str, *, with_note: bool = False) -> Path:
+        # Strings, not Paths, until the end: hashing a fresh Path for the `_taken`
+        # lookup cost more than the lexists call (py-spy, bulk ingest).
+        prefix = f"{folder}{os.sep}"
+        stem, suffix = _split(name)
+        candidate, n = prefix + name, 0
         while (
             candidate in self._taken
             or os.path.lexists(candidate)
-            or (with_note and os.path.lexists(error_note_path(candidate)))
+            or (with_note and os.path.lexists(candidate + ".error.txt"))
         ):
             n += 1
-            candidate = wanted.with_name(f"{stem}-{n}{suffix}")
+            candidate = f"{prefix}{stem}-{n}{suffix}"
         self._taken.add(candidate)
-        return candidate
+        return Path(candidate)
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -90,10 +97,12 @@ def place(source: Path, target: Path, *, mode: OutputMode, is_failed: bool = Fal
         target.parent.mkdir(parents=True, exist_ok=True)
         _copy_new(source, target)
         return
-    # No existence check here: `Filing.target` chose a free name a moment ago in a
-    # folder only the daemon writes to, and a second lstat per file costs 5% of a batch.
+    # Link, then unlink: link() fails with EEXIST instead of replacing a file a user (or
+    # `fashiond correct`) put at the chosen name since `Filing.target` found it free.
+    # A crash between the two leaves the file at both names (one inode); the restart's
+    # reconciliation drops the inbox name.
     try:
-        _rename(source, target)
+        _link_into_place(source, target)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
@@ -101,6 +110,37 @@ def place(source: Path, target: Path, *, mode: OutputMode, is_failed: bool = Fal
         # A crash in between leaves both; the restart's reconciliation removes the source.
         _copy_new(source, target)
         source.unlink()
+
+
+# link() refusals that mean "no hard links here" (a directory, a filesystem without them):
+# those fall back to a checked rename.
+_NO_HARD_LINKS = frozenset(
+    {errno.EPERM, errno.EACCES, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+)
+
+
+def _link_into_place(source: Path, target: Path) -> None:
+    try:
+        _link(source, target)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise  # EEXIST, EXDEV (handled by the caller), ENOENT
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "target exists", str(target)) from None
+        _rename(source, target)
+        return
+    source.unlink()
+
+
+def _link(source: Path, target: Path) -> None:
+    """A hard link (of a symlink itself, never its target), making the folder when missing."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except FileNotFoundError:
+        if target.parent.is_dir() or not os.path.lexists(source):
+            raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target, follow_symlinks=False)
 
 
 def _rename(source: Path, target: Path) -> None:

@@ -85,10 +85,13 @@ class Inbox:
             return False
         return not any(path.is_relative_to(ex) for ex in self.excluded)
 
-    def relative_name(self, path: Path) -> str:
-        """The name a file arrived with, as recorded: relative to the inbox."""
-        if path.parent == self.root:
-            return path.name
+    def relative_name(self, path: Path, *, as_str: str | None = None) -> str:
+        """The name a file arrived with, as recorded: relative to the inbox.
+
+        `as_str`: `str(path)` when the caller has it (strings: this runs per file)."""
+        folder, name = os.path.split(as_str if as_str is not None else str(path))
+        if folder == str(self.root):
+            return name
         try:
             return str(path.relative_to(self.root))
         except ValueError:

@@ -4,6 +4,8 @@ A row with `placed = False` was committed but its file may not have moved.
 Looking at the inbox path and the target decides what is left to do:
 
 - only the inbox file exists (and still has the recorded content): move it;
+- both names are one file (a crash between the move's link and unlink): drop
+  the inbox name;
 - both exist (a cross-filesystem move was interrupted): drop the inbox copy
   when the target has the same content;
 - only the target exists: the move happened, only the mark is missing.
@@ -52,6 +54,9 @@ def _settle(session: Session, row: Prediction, filing: Filing) -> None:
         if not os.path.lexists(target):
             log.warning("row %d: %s is in neither %s nor the inbox", row.id, row.filename, target)
         return
+    if _same_file(source, target):
+        source.unlink()  # a crash between the link and the unlink of the move
+        return
     if not failed and _content_hash(source) != row.sha256:
         log.warning(
             "row %d: %s was replaced since it was recorded; taking it in anew", row.id, source
@@ -70,6 +75,13 @@ def _settle(session: Session, row: Prediction, filing: Filing) -> None:
             target, filename=row.filename, error=row.error or "", plugin=row.failed_plugin
         )
     place(source, target, mode=filing.mode, is_failed=failed)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samestat(os.lstat(a), os.lstat(b))
+    except OSError:
+        return False
 
 
 def _folder_status(row: Prediction, filing: Filing) -> str:

@@ -18,6 +18,7 @@ from daemon.db.database import open_database
 from daemon.db.ingest import insert_rows
 from daemon.db.schema import ModelVersion, utcnow
 from daemon.errors import DaemonStateError
+from daemon.filing import place
 from nnet.params_file import load_params, save_params
 from tests.daemon_support import (
     config_for,
@@ -204,12 +205,17 @@ def test_hot_swap_of_the_model_file_and_a_bad_replacement(
     assert statuses == {"v0001": "active", "v0002": "retired"}
 
 
-def test_reconcile_finishes_a_move_a_crash_interrupted(config: Config) -> None:
-    """The state kill -9 leaves between commit and move: a row unplaced, the file in the inbox."""
+@pytest.mark.parametrize("linked", [False, True], ids=["before-the-move", "after-the-link"])
+def test_reconcile_finishes_a_move_a_crash_interrupted(config: Config, linked: bool) -> None:
+    """The states kill -9 leaves after the commit: a row unplaced, the file in the inbox;
+    or (the move is link() then unlink()) the file at both names."""
     config.inbox.mkdir(parents=True)
     source = config.inbox / "crashed.png"
     source.write_bytes(png(5))
     target = config.labeled_dir / "Bag" / "crashed.png"
+    if linked:
+        target.parent.mkdir(parents=True)
+        os.link(source, target)
     database = open_database(config.database, create=True)
     with database.sessions.begin() as session:
         insert_rows(session, [_row(source, target, "labeled")])
@@ -218,8 +224,10 @@ def test_reconcile_finishes_a_move_a_crash_interrupted(config: Config) -> None:
         (config.inbox / "after.png").write_bytes(png(6))
         found = wait_for_rows(config, 2)
     assert [r["filename"] for r in found] == ["crashed.png", "after.png"]
+    assert found[0]["path"] == str(target)
     assert target.read_bytes() == png(5)
     assert not source.exists()
+    assert sorted(p.name for p in config.labeled_dir.rglob("*.png")) == ["after.png", "crashed.png"]
 
 
 def test_status_while_running_and_after(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
@@ -275,3 +283,22 @@ def test_model_file_replaced_by_copying_over_it(config: Config) -> None:
         (config.inbox / "b.png").write_bytes(png(2))
         found = wait_for_rows(config, 2)
     assert [r["label"] for r in found] == ["Bag", "Coat"]
+
+
+def test_a_file_put_at_the_chosen_name_before_the_move_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    """place() never replaces: the name was free when chosen, taken when the move came."""
+    source = tmp_path / "inbox" / "shirt.png"
+    source.parent.mkdir()
+    source.write_bytes(png(1))
+    target = tmp_path / "labeled" / "Shirt" / "shirt.png"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"the user's own file")
+    with pytest.raises(FileExistsError):
+        place(source, target, mode="move")
+    assert target.read_bytes() == b"the user's own file"
+    assert source.read_bytes() == png(1)
+    place(source, target.with_name("shirt-1.png"), mode="move")
+    assert target.with_name("shirt-1.png").read_bytes() == png(1)
+    assert not source.exists()

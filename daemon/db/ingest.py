@@ -7,11 +7,13 @@ the ORM's per-object bookkeeping would cost more than the prediction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from daemon.db.schema import Prediction
@@ -32,24 +34,23 @@ class Original:
 _TABLE = Prediction.__table__
 _INSERT = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.inbox_path)
 # Built once: SQLAlchemy then reuses the compiled statement for every batch.
+# Core statements on the table, run on the session's connection: the ORM's
+# execute path cost as much as SQLite's work for these two (py-spy, bulk ingest).
 _ORIGINALS = (
     select(
-        Prediction.sha256,
-        Prediction.id,
-        Prediction.label,
-        Prediction.confidence,
-        Prediction.model_version,
-        Prediction.status,
+        _TABLE.c.sha256,
+        _TABLE.c.id,
+        _TABLE.c.label,
+        _TABLE.c.confidence,
+        _TABLE.c.model_version,
+        _TABLE.c.status,
     )
-    .where(Prediction.sha256.in_(bindparam("hashes", expanding=True)))
-    .where(Prediction.status.in_(TAKEN_STATUSES))
-    .order_by(Prediction.id)
+    .where(_TABLE.c.sha256.in_(bindparam("hashes", expanding=True)))
+    .where(_TABLE.c.status.in_(TAKEN_STATUSES))
+    .order_by(_TABLE.c.id)
 )
 _MARK_PLACED = (
-    update(Prediction)
-    .where(Prediction.id.in_(bindparam("ids", expanding=True)))
-    .values(placed=True)
-    .execution_options(synchronize_session=False)
+    update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).values(placed=True)
 )
 
 
@@ -58,7 +59,7 @@ def find_originals(session: Session, sha256s: Collection[str]) -> dict[str, Orig
     found: dict[str, Original] = {}
     hashes = sorted(h for h in sha256s if h)
     for start in range(0, len(hashes), _CHUNK):
-        rows = session.execute(_ORIGINALS, {"hashes": hashes[start : start + _CHUNK]})
+        rows = session.connection().execute(_ORIGINALS, {"hashes": hashes[start : start + _CHUNK]})
         for sha, *rest in rows:
             found.setdefault(sha, Original(*rest))
     return found
@@ -73,16 +74,80 @@ def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """
     if not rows:
         return []
-    # Core, on the session's connection: the ORM's bulk path costs more per row than SQLite.
-    result = session.connection().execute(_INSERT, list(rows))
-    ids = {path: row_id for row_id, path in result}
+    connection = session.connection()
+    keys = tuple(c.name for c in _TABLE.c if c.name in rows[0] and c.name != "id")  # table order
+    if not _fast_insert_fits(connection.dialect, keys, rows):
+        # Core, on the session's connection: the ORM's bulk path costs more per row than SQLite.
+        result = connection.execute(_INSERT, list(rows))
+        ids = {path: row_id for row_id, path in result}
+        return [ids[row["inbox_path"]] for row in rows]
+    processors = _bind_processors(connection.dialect, keys)
+    per_statement = max(1, _MAX_VARIABLES // len(keys))
+    ids = {}
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        flat: list[Any] = []
+        for row in chunk:
+            for key, process in zip(keys, processors, strict=True):
+                value = row[key]
+                flat.append(value if process is None else process(value))
+        sql = _multi_row_insert(connection.dialect, keys, len(chunk))
+        ids.update({path: row_id for row_id, path in connection.exec_driver_sql(sql, tuple(flat))})
     return [ids[row["inbox_path"]] for row in rows]
+
+
+# The per-row cost of Core's executemany (parameter dicts, bind processing in
+# its generic loop) was a third of the daemon process's recording CPU
+# (py-spy, bulk ingest), so on SQLite the batch goes as one statement that
+# SQLAlchemy compiled (bound parameters, no SQL built from strings), with the
+# values run through the same column bind processors Core would use.
+_MAX_VARIABLES = 999  # SQLite's smallest limit on bound parameters per statement
+
+
+def _fast_insert_fits(
+    dialect: Dialect, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> bool:
+    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+        return False
+    given = set(keys)
+    if given != rows[0].keys() - {"id"}:
+        return False  # a key that is not a column: let Core say so
+    if any(c.name not in given and c.default is not None for c in _TABLE.c if not c.primary_key):
+        return False  # a Python-side default Core would fill in
+    return all(
+        len(row) - ("id" in row) == len(keys) and given.issuperset(row.keys() - {"id"})
+        for row in rows
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _bind_processors(dialect: Dialect, keys: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(_TABLE.c[k].type.bind_processor(dialect) for k in keys)
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_insert(dialect: Dialect, keys: tuple[str, ...], n: int) -> str:
+    stmt = (
+        insert(_TABLE)
+        .values(
+            [
+                {k: bindparam(f"r{i}c{j}", type_=_TABLE.c[k].type) for j, k in enumerate(keys)}
+                for i in range(n)
+            ]
+        )
+        .returning(_TABLE.c.id, _TABLE.c.inbox_path)
+    )
+    compiled = stmt.compile(dialect=dialect)
+    expected = [f"r{i}c{j}" for i in range(n) for j in range(len(keys))]
+    if list(compiled.positiontup or ()) != expected:
+        raise RuntimeError("unexpected parameter order in the compiled insert")
+    return compiled.string
 
 
 def mark_placed(session: Session, ids: Iterable[int]) -> None:
     ids = list(ids)
     for start in range(0, len(ids), _CHUNK):
-        session.execute(_MARK_PLACED, {"ids": ids[start : start + _CHUNK]})
+        session.connection().execute(_MARK_PLACED, {"ids": ids[start : start + _CHUNK]})
 
 
 def set_path(session: Session, row_id: int, path: str) -> None:
