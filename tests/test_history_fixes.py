@@ -92,6 +92,18 @@ def test_correcting_a_review_item_labels_it_and_drops_the_empty_folder(
     assert json.loads(capsys.readouterr().out) == []
 
 
+def test_confirming_a_review_items_label_files_it_under_labeled(
+    place: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root: Path = place["root"]
+    assert cli(place, "correct", "1", "shirt") == 0
+    assert "1: Shirt (confirmed" in capsys.readouterr().out
+    (item,) = rows(place, Prediction, Prediction.id == 1)
+    assert (item.status, item.corrected_label) == ("labeled", "Shirt")
+    assert Path(item.path) == root / "labeled" / "Shirt" / "top.png"
+    assert Path(item.path).is_file() and not (root / "review" / "Shirt").exists()
+
+
 def test_correcting_a_labeled_item_keeps_it_labeled_and_keeps_a_folder_in_use(
     place: dict,
 ) -> None:
