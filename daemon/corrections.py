@@ -9,6 +9,7 @@ instead of recording a second correction. A move never overwrites a file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -26,6 +27,8 @@ from daemon.db.schema import Correction, Prediction
 from daemon.errors import DaemonStateError, UsageError
 from daemon.filing import safe_name
 from plugins.errors import StepError
+
+LABELED, REVIEW, FAILED, DUPLICATE = "labeled", "review", "failed", "duplicate"
 
 PixelsReader = Callable[[Path], np.ndarray]  # a file -> uint8 (H, W), 0 = background
 
@@ -53,6 +56,7 @@ def correct_prediction(
     if pending is not None:
         # An earlier run committed but did not move: finish that first.
         move_file(*pending)
+        remove_empty_label_folder(pending[0].parent, config=config)
         finished = pending
     if previous == label and prediction.corrected_label is not None:
         moved_from, moved_to = finished or (None, None)
@@ -75,12 +79,16 @@ def correct_prediction(
         )
         session.add(correction)
         prediction.corrected_label = label
+        if prediction.status == REVIEW:
+            # A person has now looked at it: it is no longer waiting for review.
+            prediction.status = LABELED
         if target is not None:
             prediction.path = str(target)
         session.flush()
         correction_id = correction.id
     if target is not None:
         move_file(current_path, target)
+        remove_empty_label_folder(current_path.parent, config=config)
     return CorrectionOutcome(
         prediction_id,
         previous,
@@ -105,7 +113,35 @@ def _prediction(session: Session, prediction_id: int) -> Prediction:
             f"the daemon has not finished filing prediction {prediction_id} yet",
             hint="try again in a moment; a restarted daemon finishes it",
         )
+    if prediction.status == FAILED:
+        reason = prediction.error or "no reason recorded"
+        raise UsageError(
+            f"prediction {prediction_id} failed ({reason}): it has no prediction to correct",
+            hint="fix or replace the file and drop it into the inbox again",
+        )
+    if prediction.status == DUPLICATE and prediction.duplicate_of is not None:
+        original = prediction.duplicate_of
+        raise UsageError(
+            f"prediction {prediction_id} is a duplicate of prediction {original}",
+            hint=f"correct the original: fashiond correct {original} LABEL",
+        )
     return prediction
+
+
+def remove_empty_label_folder(folder: Path, *, config: Config) -> None:
+    """Drop review/<label>/ or labeled/<label>/ once its last file has moved out.
+
+    Only a label folder directly inside the review or labeled folder, never
+    those folders themselves; rmdir refuses a folder that is not empty, so a
+    file the daemon has just put there keeps it (and the daemon makes a
+    missing label folder again when it needs it).
+    """
+    if folder.is_symlink():
+        return
+    if folder.parent.resolve() not in {config.review_dir.resolve(), config.labeled_dir.resolve()}:
+        return
+    with contextlib.suppress(OSError):  # not empty, or already gone
+        folder.rmdir()
 
 
 def _pending_move(session: Session, prediction: Prediction) -> tuple[Path, Path] | None:

@@ -131,10 +131,15 @@ def add_filter_arguments(
     )
     group.add_argument("--status", metavar="S", help="one of " + ", ".join(STATUSES))
     group.add_argument(
-        "--since", metavar="T", help="from T on: ISO date/time (UTC) or relative, e.g. 30m, 2h, 7d"
+        "--since",
+        metavar="T",
+        help="only items from T on; T is a UTC date/time (2026-01-31, 2026-01-31T14:00) "
+        "or an age (30m, 2h, 7d, 2w: that long ago)",
     )
     group.add_argument(
-        "--until", metavar="T", help="before T: ISO date/time (UTC; a date means its end) or 2h"
+        "--until",
+        metavar="T",
+        help="only items before T; same forms as --since; a bare date includes that whole day",
     )
     group.add_argument("--min-confidence", metavar="X", help="confidence at least X (0-1)")
     group.add_argument("--max-confidence", metavar="X", help="confidence at most X (0-1)")

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from daemon.db.schema import Correction, ModelVersion, Prediction, PredictionRevision
 from daemon.history_filters import HistoryFilter, unindexed
 
+# How a row without a label (a failed item) is named in the text, JSON and plot alike.
+NO_LABEL = "(none)"
 HISTOGRAM_BINS = 10  # confidence 0.0-0.1, ..., 0.9-1.0
 # A filter matching more than this share of the rows is answered by one table scan.
 # On 1M rows: a 12% status filter, 0.80 s through its index vs 0.89 s as a scan; a 98%

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Select, select
+from sqlalchemy import JSON, Select, case, select, type_coerce
+from sqlalchemy.orm import aliased
 
 from daemon.db.schema import Prediction, PredictionRevision
 
@@ -34,6 +35,7 @@ FIELDS: tuple[str, ...] = (
     "error",
     "created_at",
     "corrected_label",
+    "duplicate_of",  # a duplicate's original: its label, confidence, probabilities are that one's
 )
 # Only with --all-versions: a superseded prediction repeats its item's id.
 REVISION_FIELDS: tuple[str, ...] = ("superseded_at",)
@@ -42,7 +44,21 @@ Record = dict[str, Any]
 
 
 def prediction_columns() -> Select[Any]:
-    """A select of exactly the record's columns: rows, not ORM objects, stream cheaply."""
+    """A select of exactly the record's columns: rows, not ORM objects, stream cheaply.
+
+    The daemon stores a duplicate with its original's label and confidence but
+    no probabilities; the record takes them from the original (a primary-key
+    look-up), so a duplicate reads like the prediction it shares.
+    """
+    original = aliased(Prediction)
+    # Not COALESCE: the JSON column stores a Python None as the JSON text 'null'.
+    probabilities = type_coerce(
+        case(
+            (Prediction.status == "duplicate", original.probabilities),
+            else_=Prediction.probabilities,
+        ),
+        JSON,
+    )
     return select(
         Prediction.id,
         Prediction.filename,
@@ -50,13 +66,14 @@ def prediction_columns() -> Select[Any]:
         Prediction.sha256,
         Prediction.label,
         Prediction.confidence,
-        Prediction.probabilities,
+        probabilities.label("probabilities"),
         Prediction.model_version,
         Prediction.status,
         Prediction.error,
         Prediction.created_at,
         Prediction.corrected_label,
-    )
+        Prediction.duplicate_of,
+    ).outerjoin(original, original.id == Prediction.duplicate_of)
 
 
 def record_from_row(row: Sequence[Any]) -> Record:
@@ -175,6 +192,13 @@ def render_table(
         yield _table_line([cells[c.key][row] for c in shown], shown, widths)
 
 
+def table_record(record: Record) -> Record:
+    """A record as the table shows it: a duplicate's status names its original."""
+    if record.get("status") == "duplicate" and record.get("duplicate_of") is not None:
+        return {**record, "status": f"dup of {record['duplicate_of']}"}
+    return record
+
+
 MIN_FLEXIBLE = 12
 
 
@@ -214,6 +238,6 @@ HISTORY_COLUMNS: tuple[Column, ...] = (
     Column("label", "label", 11),
     Column("corrected", "corrected_label", 11, drop=2),
     Column("conf", "confidence", 5, right=True),
-    Column("status", "status", 9, drop=1),
+    Column("status", "status", 14, drop=1),
     Column("model", "model_version", 8, drop=3),
 )

@@ -10,6 +10,7 @@ resumed run only does what is left. Files stay where they are.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +63,12 @@ def load_deployed(config: Config, db: Database) -> DeployedModel:
 
 def read_image(path: Path) -> bytes:
     """The file's bytes, refusing a symlink: history paths are our own files."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and path.is_symlink():
+            raise OSError(errno.ELOOP, "is a symbolic link; not followed", str(path)) from None
+        raise
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
 
@@ -120,8 +126,11 @@ def _reprocess_batch(
         except FileNotFoundError:
             report.missing.append(path)
             continue
-        except (OSError, StepError) as exc:
+        except StepError as exc:
             report.failed.append(f"{path}: {exc}")
+            continue
+        except OSError as exc:
+            report.failed.append(f"{path}: {exc.strerror or exc}")
             continue
         ready.append((prediction_id, seen_version))
     if not ready:

@@ -47,15 +47,21 @@ def write_png(path: Path, *, seed: int) -> Path:
     return path
 
 
-@pytest.fixture
-def place(tmp_path: Path) -> dict[str, Path | str]:
-    """Config, database and three items: two with files (in review/ and labeled/), one gone."""
-    url = f"sqlite:///{tmp_path / 'fashiond.db'}"
-    config = tmp_path / "config.yaml"
+def write_config(root: Path) -> tuple[str, Path]:
+    """A config with its database and folders in `root`: (database URL, config file)."""
+    url = f"sqlite:///{root / 'fashiond.db'}"
+    config = root / "config.yaml"
     config.write_text(
         f"database: {url}\nmodel: models/current.pickle\n"
         "labeled_dir: labeled\nreview_dir: review\nfailed_dir: failed\n"
     )
+    return url, config
+
+
+@pytest.fixture
+def place(tmp_path: Path) -> dict[str, Path | str]:
+    """Config, database and three items: two with files (in review/ and labeled/), one gone."""
+    url, config = write_config(tmp_path)
     files = [
         write_png(tmp_path / "review" / "Shirt" / "top.png", seed=1),
         write_png(tmp_path / "labeled" / "Coat" / "coat.png", seed=2),

@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if outcome.correction_id is None:
         print(f"{args.id}: finished moving {outcome.moved_from} -> {outcome.moved_to}")
         return 0
-    print(f"{args.id}: {outcome.previous_label or '-'} -> {label}")
+    if outcome.previous_label == label:
+        print(f"{args.id}: {label} (confirmed: the model's label was right)")
+    else:
+        print(f"{args.id}: {outcome.previous_label or '-'} -> {label}")
     if outcome.moved_to is not None:
         print(f"  moved {outcome.moved_from} -> {outcome.moved_to}")
     return 0

@@ -24,6 +24,7 @@ from daemon.prediction_records import (
     record_from_row,
     render_table,
     revision_record,
+    table_record,
     write_csv,
     write_json_array,
 )
@@ -87,7 +88,7 @@ def write_records(records: list[Record], *, fmt: str, all_versions: bool) -> Non
         columns = HISTORY_COLUMNS
         if all_versions:
             columns = (*columns, Column("superseded", "superseded_at", 19, time=True))
-        for line in render_table(records, columns):
+        for line in render_table([table_record(r) for r in records], columns):
             print(line)
         if not records:
             print("no predictions match", file=sys.stderr)

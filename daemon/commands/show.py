@@ -59,9 +59,15 @@ def prediction_details(session: Session, prediction_id: int) -> dict[str, Any]:
         .where(Correction.prediction_id == prediction_id)
         .order_by(Correction.created_at, Correction.id)
     )
+    probabilities = prediction.probabilities
+    if prediction.status == "duplicate" and prediction.duplicate_of is not None:
+        # The daemon did not predict a duplicate again: it shares its original's answer.
+        original = session.get(Prediction, prediction.duplicate_of)
+        if original is not None and not probabilities:
+            probabilities = original.probabilities
     return {
         **fields,
-        "top": top_classes(prediction.probabilities),
+        "top": top_classes(probabilities),
         "revisions": [
             {
                 "model_version": r.model_version,
@@ -114,7 +120,13 @@ def details_lines(details: dict[str, Any]) -> list[str]:
                 for i, p in enumerate(details["probabilities"])
             )
         )
-    lines.append(f"top {TOP}:" if details["top"] else "top classes: none (no prediction)")
+    original = details["duplicate_of"] if details["status"] == "duplicate" else None
+    if original is not None:
+        lines.append(f"duplicate of #{original} (same bytes): the model's answer is that item's")
+    if details["top"]:
+        lines.append(f"top {TOP}:" + (f" (of #{original})" if original is not None else ""))
+    else:
+        lines.append("top classes: none (no prediction)")
     lines.extend(f"  {t['label']:<12} {t['probability']:7.2%}" for t in details["top"])
     if details["revisions"]:
         lines.append("earlier predictions (superseded by reprocess, newest first):")

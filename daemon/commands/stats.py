@@ -13,7 +13,14 @@ from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.errors import UsageError
 from daemon.history_filters import add_filter_arguments, filter_from_args
-from daemon.history_stats import HISTOGRAM_BINS, HistoryStats, deployed_model, history_stats
+from daemon.history_stats import (
+    HISTOGRAM_BINS,
+    NO_LABEL,
+    HistoryStats,
+    deployed_model,
+    history_stats,
+)
+from daemon.prediction_records import format_time
 
 DAYS_SHOWN = 30
 BAR = 30  # characters of the longest bar
@@ -36,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     where = filter_from_args(args)
+    if args.days < 0:
+        raise UsageError(
+            f"--days {args.days} is negative", hint="give a number of days, or 0 for all days"
+        )
     if args.plot is not None and not args.plot.resolve().parent.is_dir():
         raise UsageError(f"cannot write {args.plot}: its folder does not exist")
     with opened_database(args) as (config, db), db.sessions.begin() as session:
@@ -61,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 def stats_json(stats: HistoryStats) -> dict[str, Any]:
     data = asdict(stats)
-    data["by_label"] = dict((label or "(none)", n) for label, n in stats.by_label)
+    data["by_label"] = dict((label or NO_LABEL, n) for label, n in stats.by_label)
     data["by_status"] = dict(stats.by_status)
     data["per_day"] = dict(stats.per_day)
     data["corrected_by_label"] = dict(stats.corrected_by_label)
@@ -71,6 +82,8 @@ def stats_json(stats: HistoryStats) -> dict[str, Any]:
     }
     for version, usage in zip(data["versions"], stats.versions, strict=True):
         version["accuracy"] = usage.accuracy
+        version["first_at"] = format_time(usage.first_at)
+        version["last_at"] = format_time(usage.last_at)
     deployed = stats.deployed_usage()
     data["deployed_accuracy"] = deployed.accuracy if deployed else None
     return data
@@ -78,7 +91,7 @@ def stats_json(stats: HistoryStats) -> dict[str, Any]:
 
 def stats_lines(stats: HistoryStats) -> list[str]:
     lines = [f"predictions: {stats.total:,}   corrections: {stats.corrections:,}", ""]
-    lines += _bars("by label", [(label or "(no label)", n) for label, n in stats.by_label])
+    lines += _bars("by label", [(label or NO_LABEL, n) for label, n in stats.by_label])
     lines += _bars("by status", stats.by_status)
     edges = [f"{i / HISTOGRAM_BINS:.1f}-{(i + 1) / HISTOGRAM_BINS:.1f}" for i in range(10)]
     lines += _bars("confidence", list(zip(edges, stats.confidence_histogram, strict=True)))

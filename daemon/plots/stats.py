@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from daemon.history_stats import HISTOGRAM_BINS, HistoryStats
+from daemon.history_stats import HISTOGRAM_BINS, NO_LABEL, HistoryStats
 
 
 def stats_png(stats: HistoryStats, path: Path, *, title: str = "fashiond history") -> None:
@@ -33,7 +33,7 @@ def stats_png(stats: HistoryStats, path: Path, *, title: str = "fashiond history
 
 
 def _labels(ax, stats: HistoryStats) -> None:  # type: ignore[no-untyped-def]
-    names = [label or "(none)" for label, _ in stats.by_label]
+    names = [label or NO_LABEL for label, _ in stats.by_label]
     ax.barh(names[::-1], [n for _, n in stats.by_label][::-1], color="#4c72b0")
     ax.set_title("predictions per label")
 
@@ -75,6 +75,9 @@ def _save(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
     os.close(fd)
     try:
         fig.savefig(temp, format="png", dpi=100)
+        umask = os.umask(0)
+        os.umask(umask)
+        Path(temp).chmod(0o666 & ~umask)  # mkstemp's 0600 is for secrets, not charts
         Path(temp).replace(path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
