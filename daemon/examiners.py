@@ -10,6 +10,7 @@ ignores SIGINT so Ctrl-C reaches only the daemon, which finishes its batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -58,21 +59,13 @@ def _exit_when_gone(daemon_pid: int) -> None:
     except ProcessLookupError:
         os._exit(0)
     except (AttributeError, OSError):
-        while _alive(daemon_pid):
-            time.sleep(1.0)
+        with contextlib.suppress(ProcessLookupError):
+            while True:
+                os.kill(daemon_pid, 0)
+                time.sleep(1.0)
     else:
         select.select([pidfd], [], [])
     os._exit(0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _examine_chunk(paths: list[Path], model_input: ModelInput) -> list[Examined]:
