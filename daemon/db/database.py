@@ -12,18 +12,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, Index, create_engine, event, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.schema import DropIndex
 
-from daemon.db.schema import SCHEMA_VERSION, Base, SchemaInfo
+from daemon.db.schema import SCHEMA_VERSION, Base, Prediction, SchemaInfo
 from daemon.errors import DatabaseError
 
 BUSY_TIMEOUT_MS = 10_000
 
+
+def _index_sha256_with_status(conn: Connection) -> None:
+    """1 -> 2: the duplicate lookup's index covers the status too (see Prediction)."""
+    table = Prediction.__table__
+    conn.execute(DropIndex(Index("ix_predictions_sha256", table.c.sha256), if_exists=True))
+    next(i for i in table.indexes if i.name == "ix_predictions_sha256_status").create(conn)
+
+
 # MIGRATIONS[n] upgrades a database at version n to n + 1, in one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _index_sha256_with_status}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -90,7 +90,10 @@ class Prediction(Base):
     placed: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     __table_args__ = (
-        Index("ix_predictions_sha256", "sha256"),
+        # Duplicate lookups ask for a hash among labeled/review rows. With an index on
+        # sha256 alone, SQLite chose the status index instead and read every labeled
+        # row per batch: ingest slowed as the table grew. Both columns, so it cannot.
+        Index("ix_predictions_sha256_status", "sha256", "status"),
         Index("ix_predictions_created_at", "created_at"),
         Index("ix_predictions_label_created_at", "label", "created_at"),
         Index("ix_predictions_status_created_at", "status", "created_at"),
