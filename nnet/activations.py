@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnet.batch_split import over_parts
 from nnet.layer import Layer
 
 
@@ -21,14 +22,30 @@ class ReLU(Layer):
         self._mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
-        if training:
-            self._mask = x > 0
-        return np.maximum(x, 0)
+        # empty_like keeps x's memory order (a convolution's channels-last maps).
+        out = np.empty_like(x)
+        mask = np.empty_like(x, dtype=bool) if training else None
+
+        def part(images: slice) -> None:
+            np.maximum(x[images], 0, out=out[images])
+            if mask is not None:
+                np.greater(x[images], 0, out=mask[images])
+
+        over_parts(part, len(x), size=x.size)
+        self._mask = mask
+        return out
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
-        if self._mask is None:
+        mask = self._mask
+        if mask is None:
             raise RuntimeError("ReLU.backward needs a forward pass with training=True")
-        return grad * self._mask
+        out = np.empty_like(grad)
+
+        def part(images: slice) -> None:
+            np.multiply(grad[images], mask[images], out=out[images])
+
+        over_parts(part, len(grad), size=grad.size)
+        return out
 
 
 class Softmax(Layer):

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from nnet.batch_split import over_parts, total
+from nnet.columns import column_dots, column_sums
 from nnet.layer import Layer
 
 
@@ -43,28 +45,51 @@ class BatchNorm(Layer):
         dtype = rows.dtype
         gamma = self.params["gamma"].astype(dtype, copy=False)
         beta = self.params["beta"].astype(dtype, copy=False)
+        per_image = len(rows) // len(x) if len(x) else 1
+
+        def of(images: slice) -> slice:
+            return slice(images.start * per_image, images.stop * per_image)
+
+        out = np.empty_like(rows)
         if not training:
             self._xhat = self._inv_std = None
             # One fused scale and shift: (x - mean) / std * gamma + beta.
             scale = gamma / np.sqrt(self.buffers["running_var"].astype(dtype) + self.epsilon)
             shift = beta - self.buffers["running_mean"] * scale
-            out = rows * scale
-            out += shift
+
+            def normalise(images: slice) -> None:
+                r = of(images)
+                np.multiply(rows[r], scale, out=out[r])
+                out[r] += shift
+
+            over_parts(normalise, len(x), size=rows.size)
             return self._unrows(out, x.shape)
         count = len(rows)
-        mean = rows.mean(axis=0)
-        xhat = rows - mean
-        var = np.einsum("ij,ij->j", xhat, xhat) / dtype.type(count)
+        mean = total(over_parts(lambda i: column_sums(rows[of(i)]), len(x), size=rows.size))
+        mean /= dtype.type(count)
+        xhat = np.empty_like(rows)
+
+        def centre(images: slice) -> np.ndarray:
+            r = of(images)
+            np.subtract(rows[r], mean, out=xhat[r])
+            return column_dots(xhat[r], xhat[r])
+
+        var = total(over_parts(centre, len(x), size=rows.size)) / dtype.type(count)
         inv_std = 1.0 / np.sqrt(var + dtype.type(self.epsilon))
-        xhat *= inv_std
+
+        def scale_and_shift(images: slice) -> None:
+            r = of(images)
+            xhat[r] *= inv_std
+            np.multiply(xhat[r], gamma, out=out[r])
+            out[r] += beta
+
+        over_parts(scale_and_shift, len(x), size=rows.size)
         m = self.momentum
         self.buffers["running_mean"] *= m
         self.buffers["running_mean"] += (1.0 - m) * mean
         self.buffers["running_var"] *= m
         self.buffers["running_var"] += (1.0 - m) * var * (count / max(count - 1, 1))
         self._xhat, self._inv_std = xhat, inv_std
-        out = xhat * gamma
-        out += beta
         return self._unrows(out, x.shape)
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
@@ -72,19 +97,35 @@ class BatchNorm(Layer):
             raise RuntimeError("BatchNorm.backward needs a forward pass with training=True")
         g = self._rows(grad)
         xhat = self._xhat
-        dbeta = g.sum(axis=0)
-        dgamma = np.einsum("ij,ij->j", g, xhat)
+        n = len(grad)
+        per_image = len(g) // n if n else 1
+
+        def of(images: slice) -> slice:
+            return slice(images.start * per_image, images.stop * per_image)
+
+        def sums(images: slice) -> np.ndarray:
+            r = of(images)
+            return np.stack([column_sums(g[r]), column_dots(g[r], xhat[r])])
+
+        dbeta, dgamma = total(over_parts(sums, n, size=g.size))
         self.grads["beta"][...] = dbeta
         self.grads["gamma"][...] = dgamma
         if not self.input_grad_needed:
             return None
         count = g.dtype.type(len(g))
         gamma = self.params["gamma"].astype(g.dtype, copy=False)
+        dx = np.empty_like(g)
         # dx = gamma / std * (g - mean(g) - xhat * mean(g * xhat))
-        dx = xhat * (dgamma / count)
-        np.subtract(g, dx, out=dx)
-        dx -= dbeta / count
-        dx *= gamma * self._inv_std
+        mean_g, mean_gx, factor = dbeta / count, dgamma / count, gamma * self._inv_std
+
+        def input_gradient(images: slice) -> None:
+            r = of(images)
+            np.multiply(xhat[r], mean_gx, out=dx[r])
+            np.subtract(g[r], dx[r], out=dx[r])
+            dx[r] -= mean_g
+            dx[r] *= factor
+
+        over_parts(input_gradient, n, size=g.size)
         return self._unrows(dx, grad.shape)
 
     def _rows(self, x: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from nnet.batch_split import over_parts, total
+from nnet.columns import column_sums
 from nnet.initialisation import Init, initial_weights
 from nnet.layer import Layer
 
@@ -31,6 +33,7 @@ def _pair(value: int | Sequence[int]) -> tuple[int, int]:
 
 class Conv2D(Layer):
     needs_rng: ClassVar[bool] = True
+    worth_splitting: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -78,39 +81,66 @@ class Conv2D(Layer):
         Ho, Wo = self.output_shape(H, W)
         if Ho < 1 or Wo < 1:
             raise ValueError(f"a {H}x{W} input is smaller than the {self.kernel_size} kernel")
-        cols = self._im2col(x, Ho, Wo)
-        out = cols @ self._weight_matrix(cols.dtype).T
-        out += self.params["b"]
+        kh, kw = self.kernel_size
+        F = self.out_channels
+        cols = np.empty((N, Ho, Wo, kh, kw, C), dtype=x.dtype)
+        out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
+        weights = self._weight_matrix(x.dtype).T
+        bias = self.params["b"]
+
+        def part(images: slice) -> None:
+            self._im2col(x[images], cols[images])
+            rows = out[images].reshape(-1, F)
+            np.matmul(cols[images].reshape(len(rows), -1), weights, out=rows)
+            rows += bias
+
+        over_parts(part, N, size=cols.size)
         if training:
             self._cols, self._in_shape = cols, x.shape
         else:
             self._cols = self._in_shape = None
-        return out.reshape(N, Ho, Wo, self.out_channels).transpose(0, 3, 1, 2)
+        return out.transpose(0, 3, 1, 2)
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         if self._cols is None or self._in_shape is None:
             raise RuntimeError("Conv2D.backward needs a forward pass with training=True")
-        N, F, Ho, Wo = grad.shape
+        cols = self._cols
+        N, C, H, W = self._in_shape
+        F = grad.shape[1]
+        p = self.padding
+        g = grad.transpose(0, 2, 3, 1)  # NHWC: rows are free when grad is laid out so
+        dx = None
+        if self.input_grad_needed:
+            dx = np.zeros((N, H + 2 * p, W + 2 * p, C), dtype=grad.dtype)
+        weights = self.params["W"].astype(grad.dtype, copy=False)
+
+        def part(images: slice) -> tuple[np.ndarray, np.ndarray]:
+            rows = g[images].reshape(-1, F)
+            dW = rows.T @ cols[images].reshape(len(rows), -1)  # (F, kh*kw*C): (i, j, c) order
+            if dx is not None:
+                self._col2im(rows, weights, dx[images])
+            return dW, column_sums(rows)
+
+        sums = over_parts(part, N, size=cols.size)
+        dW, db = total([dW for dW, _ in sums]), total([db for _, db in sums])
         kh, kw = self.kernel_size
-        # NHWC rows: a free view when grad came back in the layout forward produced.
-        g = grad.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)
-        dW = g.T @ self._cols  # (F, kh*kw*C), columns ordered (i, j, c)
-        self.grads["W"][...] = dW.reshape(F, kh, kw, self.in_channels).transpose(0, 3, 1, 2)
-        np.sum(g, axis=0, out=self.grads["b"])
+        self.grads["W"][...] = dW.reshape(F, kh, kw, C).transpose(0, 3, 1, 2)
+        self.grads["b"][...] = db
         if self.l2:
             self.grads["W"] += (2.0 * self.l2) * self.params["W"]
-        if not self.input_grad_needed:
+        if dx is None:
             return None
-        return self._input_gradient(g, Ho, Wo)
+        return dx[:, p : p + H, p : p + W, :].transpose(0, 3, 1, 2)
 
     def _weight_matrix(self, dtype: np.dtype) -> np.ndarray:
         """W as (F, kh*kw*C), columns ordered like im2col's: channel innermost."""
         W = self.params["W"].transpose(0, 2, 3, 1).reshape(self.out_channels, -1)
         return W.astype(dtype, copy=False)
 
-    def _im2col(self, x: np.ndarray, Ho: int, Wo: int) -> np.ndarray:
+    def _im2col(self, x: np.ndarray, cols: np.ndarray) -> None:
+        """Fill `cols` (n, Ho, Wo, kh, kw, C): rows (n, ho, wo), columns (i, j, c)."""
         N, C, H, W = x.shape
-        kh, kw = self.kernel_size
+        _, Ho, Wo, kh, kw, _ = cols.shape
         p, s = self.padding, self.stride
         if p:
             # Channels-last padded buffer, seen as NCHW, so that the gather below
@@ -119,30 +149,25 @@ class Conv2D(Layer):
             padded[:, :, p : p + H, p : p + W] = x
             x = padded
         windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::s, ::s][:, :, :Ho, :Wo]
-        # (N, C, Ho, Wo, kh, kw) -> rows (n, ho, wo), columns (i, j, c). np.copyto
-        # into a fresh array is several times faster than reshape's own copy here.
-        cols = np.empty((N, Ho, Wo, kh, kw, C), dtype=x.dtype)
+        # np.copyto into a fresh array is several times faster than reshape's own copy here.
         np.copyto(cols, windows.transpose(0, 2, 3, 4, 5, 1))
-        return cols.reshape(N * Ho * Wo, kh * kw * C)
 
-    def _input_gradient(self, g: np.ndarray, Ho: int, Wo: int) -> np.ndarray:
-        """col2im, one kernel offset at a time.
+    def _col2im(self, rows: np.ndarray, weights: np.ndarray, dx: np.ndarray) -> None:
+        """Add the input gradient into the padded, channels-last `dx`, one kernel offset
+        at a time.
 
-        Each offset's (N*Ho*Wo, C) slab comes from its own small matmul, so it is
+        Each offset's (n*Ho*Wo, C) slab comes from its own small matmul, so it is
         contiguous and lands in the channels-last gradient in long runs; one big
-        (N*Ho*Wo, kh*kw*C) product would have to be scattered 32 floats at a time.
+        (n*Ho*Wo, kh*kw*C) product would have to be scattered 32 floats at a time.
         """
-        assert self._in_shape is not None
-        N, C, H, W = self._in_shape
+        n, C = len(dx), self.in_channels
+        Ho, Wo = self.output_shape(dx.shape[1] - 2 * self.padding, dx.shape[2] - 2 * self.padding)
         kh, kw = self.kernel_size
-        p, s = self.padding, self.stride
-        weights = self.params["W"].astype(g.dtype, copy=False)  # (F, C, kh, kw)
-        dx = np.zeros((N, H + 2 * p, W + 2 * p, C), dtype=g.dtype)
+        s = self.stride
         for i in range(kh):
             for j in range(kw):
-                slab = (g @ weights[:, :, i, j]).reshape(N, Ho, Wo, C)
+                slab = (rows @ weights[:, :, i, j]).reshape(n, Ho, Wo, C)
                 dx[:, i : i + s * Ho : s, j : j + s * Wo : s, :] += slab
-        return dx[:, p : p + H, p : p + W, :].transpose(0, 3, 1, 2)
 
     def penalty(self) -> float:
         return self.l2 * float(np.square(self.params["W"]).sum()) if self.l2 else 0.0

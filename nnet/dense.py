@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from nnet.batch_split import over_parts, total
+from nnet.columns import column_sums
 from nnet.initialisation import Init, initial_weights
 from nnet.layer import Layer
 
@@ -41,21 +43,40 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
         self._x = x if training else None
-        out = x @ self.params["W"]
-        out += self.params["b"]
+        W, b = self.params["W"], self.params["b"]
+        out = np.empty((len(x), self.n_outputs), dtype=np.result_type(x, W))
+
+        def part(rows: slice) -> None:
+            np.matmul(x[rows], W, out=out[rows])
+            out[rows] += b
+
+        over_parts(part, len(x), size=x.size)
         return out
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
-        if self._x is None:
+        x = self._x
+        if x is None:
             raise RuntimeError("Dense.backward needs a forward pass with training=True")
         W = self.params["W"]
-        np.matmul(self._x.T, grad, out=self.grads["W"])
-        grad.sum(axis=0, out=self.grads["b"])
+        dx = (
+            np.empty((len(grad), self.n_inputs), dtype=grad.dtype)
+            if self.input_grad_needed
+            else None
+        )
+
+        def part(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+            if dx is not None:
+                np.matmul(grad[rows], W.T, out=dx[rows])
+            return x[rows].T @ grad[rows], column_sums(grad[rows])
+
+        sums = over_parts(part, len(grad), size=x.size)
+        self.grads["W"][...] = total([dW for dW, _ in sums])
+        self.grads["b"][...] = total([db for _, db in sums])
         if self.l1:
             self.grads["W"] += self.l1 * np.sign(W)
         if self.l2:
             self.grads["W"] += (2.0 * self.l2) * W
-        return grad @ W.T if self.input_grad_needed else None
+        return dx
 
     def penalty(self) -> float:
         W = self.params["W"]

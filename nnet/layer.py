@@ -15,6 +15,9 @@ import numpy as np
 class Layer:
     # True for layers whose constructor takes `rng` (random initial weights).
     needs_rng: ClassVar[bool] = False
+    # True for layers with so much work per image that a network holding one gains
+    # from splitting its batches over the cores (see nnet.batch_split).
+    worth_splitting: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nnet.activations import softmax
+from nnet.batch_split import split_batches
 from nnet.history import EpochRecord, History, TrainingObserver
 from nnet.layer import Layer
 from nnet.loss import SoftmaxCrossEntropy
@@ -116,37 +118,38 @@ class Network:
             layer.reseed(np.random.default_rng(layer_seed))
         batches = -(-len(X) // batch_size)
         history = History()
-        for epoch in range(1, epochs + 1):
-            if observer is not None:
-                observer.epoch_started(epoch, epochs, batches)
-            started = time.perf_counter()
-            if schedule is not None:
-                optimizer.scale = schedule(epoch - 1, epochs)
-            order = order_rng.permutation(len(X)) if shuffle else np.arange(len(X))
-            loss_sum = correct = 0.0
-            for start in range(0, len(X), batch_size):
-                idx = order[start : start + batch_size]
-                xb = X[idx]
-                if augment is not None:
-                    xb = augment(xb, order_rng)
-                wb = weights[idx] if weights is not None else None
-                loss, hits = self.train_step(xb, y[idx], optimizer, sample_weight=wb)
-                loss_sum += loss * len(idx)
-                correct += hits
+        with self._split_batches():
+            for epoch in range(1, epochs + 1):
                 if observer is not None:
-                    observer.batch_finished(loss, hits / len(idx))
-            val = self.evaluate(*validation) if validation is not None else None
-            record = EpochRecord(
-                epoch=epoch,
-                loss=loss_sum / len(X),
-                accuracy=correct / len(X),
-                val_loss=val.loss if val else None,
-                val_accuracy=val.accuracy if val else None,
-                seconds=time.perf_counter() - started,
-            )
-            history.records.append(record)
-            if observer is not None:
-                observer.epoch_finished(record)
+                    observer.epoch_started(epoch, epochs, batches)
+                started = time.perf_counter()
+                if schedule is not None:
+                    optimizer.scale = schedule(epoch - 1, epochs)
+                order = order_rng.permutation(len(X)) if shuffle else np.arange(len(X))
+                loss_sum = correct = 0.0
+                for start in range(0, len(X), batch_size):
+                    idx = order[start : start + batch_size]
+                    xb = X[idx]
+                    if augment is not None:
+                        xb = augment(xb, order_rng)
+                    wb = weights[idx] if weights is not None else None
+                    loss, hits = self.train_step(xb, y[idx], optimizer, sample_weight=wb)
+                    loss_sum += loss * len(idx)
+                    correct += hits
+                    if observer is not None:
+                        observer.batch_finished(loss, hits / len(idx))
+                val = self.evaluate(*validation) if validation is not None else None
+                record = EpochRecord(
+                    epoch=epoch,
+                    loss=loss_sum / len(X),
+                    accuracy=correct / len(X),
+                    val_loss=val.loss if val else None,
+                    val_accuracy=val.accuracy if val else None,
+                    seconds=time.perf_counter() - started,
+                )
+                history.records.append(record)
+                if observer is not None:
+                    observer.epoch_finished(record)
         return history
 
     # --- inference: batched so memory stays bounded for any N -----------------------
@@ -154,11 +157,12 @@ class Network:
     def predict_proba(self, X: np.ndarray, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         X = self._shaped(X)
         out: np.ndarray | None = None
-        for start in range(0, len(X), batch_size):
-            probs = softmax(self.forward(X[start : start + batch_size]))
-            if out is None:
-                out = np.empty((len(X), probs.shape[1]), dtype=np.float32)
-            out[start : start + len(probs)] = probs
+        with self._split_batches() if len(X) > batch_size else nullcontext():
+            for start in range(0, len(X), batch_size):
+                probs = softmax(self.forward(X[start : start + batch_size]))
+                if out is None:
+                    out = np.empty((len(X), probs.shape[1]), dtype=np.float32)
+                out[start : start + len(probs)] = probs
         if out is None:
             return np.empty((0, self._n_classes()), dtype=np.float32)
         return out
@@ -174,11 +178,12 @@ class Network:
         if len(X) == 0:
             raise ValueError("cannot evaluate on an empty set")
         loss_sum = correct = 0.0
-        for start in range(0, len(X), batch_size):
-            logits = self.forward(X[start : start + batch_size])
-            yb = y[start : start + batch_size]
-            loss_sum += self.loss.forward(logits, yb) * len(yb)
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
+        with self._split_batches():
+            for start in range(0, len(X), batch_size):
+                logits = self.forward(X[start : start + batch_size])
+                yb = y[start : start + batch_size]
+                loss_sum += self.loss.forward(logits, yb) * len(yb)
+                correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
         return Evaluation(loss=loss_sum / len(X), accuracy=correct / len(X))
 
     # --- what a parameters file stores ---------------------------------------------
@@ -210,6 +215,14 @@ class Network:
             if given.shape != array.shape:
                 raise ValueError(f"state {key} has shape {given.shape}, expected {array.shape}")
             array[...] = given
+
+    def _split_batches(self) -> AbstractContextManager[object]:
+        """Split batches over the cores only for networks whose layers gain from it:
+        an MLP's products are too small to split (20,000 images on 2 cores took
+        0.34 s split against 0.23 s on OpenBLAS's own two threads); a CNN's are not."""
+        if any(layer.worth_splitting for layer in self.layers):
+            return split_batches()
+        return nullcontext()
 
     def _shaped(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)

@@ -1,11 +1,10 @@
 """Max pooling over NCHW batches.
 
-The common 2x2, stride 2 case is a reshape into (N, C, H/2, 2, W/2, 2), a
-free view whatever the memory layout, and a two-round tournament between the
-four corners, which also records the winner for backward as two boolean
-choices. Other window sizes gather windows with stride tricks. Either way the
-gradient goes to exactly one input per window (the first maximum), so ties
-never double a gradient.
+The common 2x2, stride 2 case is a two-round tournament on channels-last
+memory: the maximum of each pair of image rows, then of each pair of columns
+of that, recording both choices for backward as boolean arrays. Other window
+sizes gather windows with stride tricks. Either way the gradient goes to
+exactly one input per window, so ties never double a gradient.
 
 Gradients come back channels-last in memory (see nnet.conv), as NCHW views.
 """
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from nnet.batch_split import over_parts
 from nnet.layer import Layer
 
 
@@ -54,28 +54,48 @@ class MaxPool2D(Layer):
 
     def _forward_2x2(self, x: np.ndarray, *, training: bool) -> np.ndarray:
         N, C, H, W = x.shape
-        quads = x.reshape(N, C, H // 2, 2, W // 2, 2)
-        a, b = quads[:, :, :, 0, :, 0], quads[:, :, :, 0, :, 1]
-        c, d = quads[:, :, :, 1, :, 0], quads[:, :, :, 1, :, 1]
-        top, bottom = np.maximum(a, b), np.maximum(c, d)
-        out = np.maximum(top, bottom)
-        if training:
-            # Strict comparisons: a tie goes to the earlier corner.
-            self._winners = (b > a, d > c, bottom > top)
-        return out
+        # Channels-last rows (a free view of nnet.conv's output): image rows 2i and
+        # 2i+1 are each one contiguous run of W*C values, so the first round runs
+        # over long runs; the second round (left against right) is on half the data.
+        rows = x.transpose(0, 2, 3, 1).reshape(N, H // 2, 2, W * C)
+        out = np.empty((N, H // 2, W // 2, C), dtype=x.dtype)
+        lower = np.empty((N, H // 2, W * C), dtype=bool) if training else None
+        right = np.empty((N, H // 2, W // 2, C), dtype=bool) if training else None
+
+        def part(images: slice) -> None:
+            top, bottom = rows[images, :, 0], rows[images, :, 1]
+            column = np.maximum(top, bottom).reshape(-1, H // 2, W // 2, 2, C)
+            left, right_ = column[:, :, :, 0], column[:, :, :, 1]
+            np.maximum(left, right_, out=out[images])
+            if lower is not None and right is not None:
+                # Strict comparisons: a tie goes to the top, then to the left.
+                np.greater(bottom, top, out=lower[images])
+                np.greater(right_, left, out=right[images])
+
+        over_parts(part, N, size=x.size)
+        if lower is not None and right is not None:
+            self._winners = (lower, right)
+        return out.transpose(0, 3, 1, 2)
 
     @staticmethod
     def _backward_2x2(
         g: np.ndarray, shape: tuple[int, ...], winners: tuple[np.ndarray, ...]
     ) -> np.ndarray:
         N, C, H, W = shape
-        right_top, right_bottom, lower = (w.transpose(0, 2, 3, 1) for w in winners)
-        upper = ~lower
-        dx = np.empty((N, H // 2, 2, W // 2, 2, C), dtype=g.dtype)
-        np.multiply(g, upper & ~right_top, out=dx[:, :, 0, :, 0, :])
-        np.multiply(g, upper & right_top, out=dx[:, :, 0, :, 1, :])
-        np.multiply(g, lower & ~right_bottom, out=dx[:, :, 1, :, 0, :])
-        np.multiply(g, lower & right_bottom, out=dx[:, :, 1, :, 1, :])
+        lower, right = winners
+        columns = np.empty((N, H // 2, W // 2, 2, C), dtype=g.dtype)
+        dx = np.empty((N, H // 2, 2, W * C), dtype=g.dtype)
+
+        def part(images: slice) -> None:
+            gs, won = g[images], right[images]
+            np.multiply(gs, ~won, out=columns[images, :, :, 0])
+            np.multiply(gs, won, out=columns[images, :, :, 1])
+            column = columns[images].reshape(-1, H // 2, W * C)
+            down = lower[images]
+            np.multiply(column, ~down, out=dx[images, :, 0])
+            np.multiply(column, down, out=dx[images, :, 1])
+
+        over_parts(part, N, size=dx.size)
         return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
     # --- any window and stride ------------------------------------------------------
