@@ -22,7 +22,6 @@ from pathlib import Path
 
 from daemon.batch import Recorder
 from daemon.blas_threads import limit_blas_threads
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.config import Config
 from daemon.db.database import Database, open_database
@@ -203,11 +202,3 @@ def _on_signals(service: Service) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-
-
-COMMAND = Command(
-    name="run",
-    help="watch the inbox and label every image dropped into it (foreground, logs to stderr)",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.db.database import open_database, sqlite_file
 from daemon.db.ingest import count_by_status
@@ -91,11 +90,3 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"last error:  {' '.join((last_error or 'none').split())}")
     print("\n".join(lines))
     return ExitStatus.SUCCESS if running else ExitStatus.DAEMON
-
-
-COMMAND = Command(
-    name="status",
-    help="show whether the daemon is running, its model, queue, counts, throughput and last error",
-    add_arguments=add_arguments,
-    run=run,
-)
