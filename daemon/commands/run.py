@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         daemon.service.run()
         c = daemon.service.counters
         log.info(
-            "stopped after %d file(s): %d failed, %d to review", c.processed, c.failed, c.review
+            "stopped after %d file(s): %d failed, %d sent to review",
+            c.processed,
+            c.failed,
+            c.review,
         )
     return 0
 
