@@ -4,6 +4,11 @@ Each subcommand lives in its own module under `daemon.commands`; this module
 only builds the parser and turns expected failures into one line on stderr and
 a distinct exit code (see `ExitStatus`). Anything else is a bug and keeps its
 traceback.
+
+Start-up is kept light: the parser knows every command by name and help line
+only, and imports a command's module (and with it SQLAlchemy or numpy) once
+that command is chosen, so `fashiond --help`, `--version` and a mistyped
+command answer at once.
 """
 
 from __future__ import annotations
@@ -12,36 +17,28 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from daemon.commands import all_commands
-from daemon.errors import (
-    ConfigError,
-    DaemonStateError,
-    DatabaseError,
-    FashiondError,
-    ImageError,
-    UsageError,
-)
+from daemon.commands import COMMANDS
+from daemon.errors import UsageError
 from daemon.exit_status import ExitStatus
-from nnet.errors import DataError, NnetError, ParamsFileError
-from plugins.errors import PluginError
 
 PROG = "fashiond"
 
-# Most specific first: the first matching type decides the exit code.
-_STATUS_BY_ERROR: tuple[tuple[type[BaseException], ExitStatus], ...] = (
-    (UsageError, ExitStatus.USAGE),
-    (ConfigError, ExitStatus.USAGE),
-    (PluginError, ExitStatus.USAGE),
-    (DataError, ExitStatus.DATA),
-    (ParamsFileError, ExitStatus.MODEL),
-    (DatabaseError, ExitStatus.DATABASE),
-    (ImageError, ExitStatus.IMAGE),
-    (DaemonStateError, ExitStatus.DAEMON),
-    (FashiondError, ExitStatus.ERROR),
-    (NnetError, ExitStatus.ERROR),
+# Most specific first: the first matching class decides the exit code. Classes
+# are named rather than imported because importing `nnet` imports numpy, the
+# cost this module avoids; a class that was never imported was never raised.
+_STATUS_BY_ERROR: tuple[tuple[str, ExitStatus], ...] = (
+    ("daemon.errors.UsageError", ExitStatus.USAGE),
+    ("daemon.errors.ConfigError", ExitStatus.USAGE),
+    ("plugins.errors.PluginError", ExitStatus.USAGE),
+    ("nnet.errors.DataError", ExitStatus.DATA),
+    ("nnet.errors.ParamsFileError", ExitStatus.MODEL),
+    ("daemon.errors.DatabaseError", ExitStatus.DATABASE),
+    ("daemon.errors.ImageError", ExitStatus.IMAGE),
+    ("daemon.errors.DaemonStateError", ExitStatus.DAEMON),
+    ("daemon.errors.FashiondError", ExitStatus.ERROR),
+    ("nnet.errors.NnetError", ExitStatus.ERROR),
 )
 
 
@@ -63,21 +60,61 @@ class _HelpFormatter(argparse.HelpFormatter):
             self._action_max_length = max(self._action_max_length, longest)
 
 
+class _Commands(argparse._SubParsersAction):
+    """The subcommands, each of whose parsers gets its options only when it is chosen.
+
+    argparse picks the command's parser and only then parses the rest of the
+    line with it, so that is when its module is imported; `fashiond --help`
+    shows the names and help lines without importing any.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        name = values[0]  # argparse has refused an unknown name before this
+        command = next(command for command in COMMANDS if command.name == name)
+        command.add_arguments(self._name_parser_map[name])
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for: importlib.metadata is slow to import."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, **kwargs
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        print(f"{PROG} {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Classify clothing images dropped into a folder, with a numpy network.",
         formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     parser.add_argument(
         "--traceback", action="store_true", help="show the full traceback on errors"
     )
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for command in all_commands():
-        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.add_arguments(command_parser)
-        command_parser.set_defaults(handler=command.run)
+    sub = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, action=_Commands
+    )
+    for command in COMMANDS:
+        sub.add_parser(command.name, help=command.help, description=command.help)
     return parser
 
 
@@ -116,8 +153,9 @@ def guarded(action: Callable[[], int], *, argv: Sequence[str] | None) -> int:
 
 
 def exit_status_for(exc: BaseException) -> ExitStatus | None:
-    for error_type, status in _STATUS_BY_ERROR:
-        if isinstance(exc, error_type):
+    raised = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
+    for error_class, status in _STATUS_BY_ERROR:
+        if error_class in raised:
             return status
     return None
 
@@ -130,6 +168,8 @@ def format_error(exc: BaseException) -> str:
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("fashiond")
     except PackageNotFoundError:

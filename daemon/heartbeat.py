@@ -34,7 +34,7 @@ class Heartbeat:
     queue_depth: int
     processed: int  # this run: labeled + review + duplicate + failed
     failed: int
-    review: int
+    review: int  # this run: sent to review, whether or not a user has corrected them since
     last_error: str | None
     throughput_1m: float  # files recorded per second over the last minute
     inbox: str = ""

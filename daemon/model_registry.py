@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, false, func, select, update
 from sqlalchemy.orm import Session
 
 from daemon.db.schema import ModelVersion, utcnow
@@ -54,7 +54,6 @@ def version_for(session: Session, *, model: TrainedModel, path: Path) -> str:
     row = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == model.sha256))
     if row is None:
         row = ModelVersion(
-            version=next_version_name(session),
             sha256=model.sha256,
             path=str(path),
             arch=model.metadata.arch,
@@ -62,17 +61,36 @@ def version_for(session: Session, *, model: TrainedModel, path: Path) -> str:
             test_accuracy=model.metadata.test_accuracy,
             status="candidate",
         )
-        session.add(row)
-        session.flush()
+        add_with_next_name(session, row)
         _make_active(session, row, reason=None)
     elif row.status != "active":
         _make_active(session, row, reason=f"deployed by hand at {path}")
     return row.version
 
 
-def next_version_name(session: Session) -> str:
-    count = session.scalar(select(func.count()).select_from(ModelVersion)) or 0
-    return f"v{count + 1:04d}"
+def add_with_next_name(session: Session, row: ModelVersion) -> None:
+    """Name `row` one past the highest version number in use, and insert it.
+
+    Two processes can register a version at the same instant: a retrain
+    reserving its candidate, and the daemon meeting a model copied in by hand.
+    A name read before this transaction writes could be taken in between, so
+    the transaction first takes the database's write lock, with an UPDATE that
+    matches no row; on SQLite the other writer then waits (busy timeout) until
+    this one commits, and reads a number that includes this row. The highest
+    number rather than the count of rows: once a row is deleted by hand, the
+    count names a version that still exists.
+    """
+    session.execute(
+        update(ModelVersion)
+        .where(false())
+        .values(version=ModelVersion.version)
+        .execution_options(synchronize_session=False)
+    )
+    number = cast(func.substr(ModelVersion.version, 2), Integer)  # "v0012" -> 12
+    highest = session.scalar(select(func.max(number))) or 0
+    row.version = f"v{highest + 1:04d}"
+    session.add(row)
+    session.flush()
 
 
 @dataclass(frozen=True)
@@ -256,11 +274,7 @@ def start_candidate(
     trigger: str,
 ) -> ModelVersion:
     """The row of a run that is starting: its version name is reserved from here on."""
-    version = next_version_name(session)
-    if store.file_for(version).exists() or store.report_for(version).exists():
-        raise _mismatch(store.file_for(version))
     row = ModelVersion(
-        version=version,
         sha256="",
         path="",
         parent_version=parent,
@@ -270,8 +284,9 @@ def start_candidate(
         trigger=trigger,
         reason="training",
     )
-    session.add(row)
-    session.flush()
+    add_with_next_name(session, row)
+    if store.file_for(row.version).exists() or store.report_for(row.version).exists():
+        raise _mismatch(store.file_for(row.version))
     return row
 
 

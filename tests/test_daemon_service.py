@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -247,6 +248,33 @@ def test_status_while_running_and_after(config: Config, capsys: pytest.CaptureFi
     assert "bad.png" in out
     assert main(["status", *db]) == 7
     assert "not running" in capsys.readouterr().out
+
+
+def test_status_after_a_review_item_is_corrected_shows_none_waiting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run still counts the file it sent to review; only the database says what waits."""
+    make_model(tmp_path / "models" / "current.pickle", label=None)  # every file to review
+    config = config_for(tmp_path)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(
+        f"database: {config.database}\nmodel: models/current.pickle\ninbox: inbox\n"
+        "labeled_dir: labeled\nreview_dir: review\nfailed_dir: failed\n"
+    )
+    with running(config):
+        (config.inbox / "unsure.png").write_bytes(png(1))
+        (row,) = wait_for_rows(config, 1)
+        assert row["status"] == "review"
+        assert main(["correct", str(row["id"]), "shirt", "--config", str(config_file)]) == 0
+        wait_until(
+            lambda: '"processed": 1' in (config.inbox.parent / "fashiond.heartbeat").read_text()
+        )
+        capsys.readouterr()
+        assert main(["status", "--config", str(config_file)]) == 0
+        out = capsys.readouterr().out
+    assert "this run:    1 recorded, 0 failed, 1 sent to review" in out
+    assert re.findall(r"(\d+) to review", out) == ["0"]  # one figure of what waits, and it is 0
+    assert "1 file(s): 1 labeled, 0 to review" in out
 
 
 def test_a_second_daemon_on_the_same_database_is_refused(config: Config) -> None:

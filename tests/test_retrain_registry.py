@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, event, select
 
 from daemon.cli import main
 from daemon.db.database import Database, open_database
@@ -20,6 +21,7 @@ from daemon.model_registry import (
     fail_stale_candidates,
     prune,
     start_candidate,
+    version_for,
 )
 from daemon.retraining import run_lock, running_pid
 from nnet.architectures import MLP, build_network
@@ -119,6 +121,61 @@ def test_a_models_folder_from_another_database_is_not_trusted(
 def test_no_deployed_model_adopts_nothing(db: Database, store: ModelStore) -> None:
     with db.sessions.begin() as session:
         assert adopt_current(session, store) is None
+
+
+def test_a_retrain_and_a_model_copied_in_registering_at_once_get_different_names(
+    tmp_path: Path, store: ModelStore
+) -> None:
+    """The daemon registers a hand-copied model and, before it commits, a retrain
+    reserves its candidate from another connection: the retrain must not pick the
+    name the daemon's open transaction holds."""
+    url = f"sqlite:///{tmp_path}/fashiond.db"
+    daemon_db, retrain_db = open_database(url, create=True), open_database(url)
+    retrain_writes = threading.Event()
+
+    @event.listens_for(retrain_db.engine, "before_cursor_execute")
+    def _seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith(("INSERT INTO model_versions", "UPDATE model_versions")):
+            retrain_writes.set()
+
+    outcome: dict[str, object] = {}
+
+    def retrain() -> None:
+        try:
+            with retrain_db.sessions.begin() as session:
+                row = start_candidate(
+                    session, store, parent=None, arch="mlp", epochs=1, trigger="manual"
+                )
+                outcome["version"] = row.version
+        except Exception as exc:  # reported below, with the main thread's assertions
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=retrain)
+    try:
+        with daemon_db.sessions.begin() as session:
+            copied = version_for(session, model=tiny_model(1), path=store.pointer)
+            thread.start()
+            assert retrain_writes.wait(timeout=20)  # the retrain has read what it reads first
+        thread.join(timeout=30)
+    finally:
+        thread.join()
+        daemon_db.dispose()
+        retrain_db.dispose()
+    assert "error" not in outcome, outcome.get("error")
+    assert (copied, outcome["version"]) == ("v0001", "v0002")
+
+
+def test_a_version_deleted_by_hand_does_not_make_the_next_name_collide(
+    db: Database, store: ModelStore
+) -> None:
+    for seed in (1, 2, 3):
+        add_version(db, store, seed=seed, status="rejected", parent=None)
+    with db.sessions.begin() as session:  # what `sqlite3 fashiond.db 'DELETE ...'` does
+        session.execute(delete(ModelVersion).where(ModelVersion.version == "v0002"))
+    with db.sessions.begin() as session:
+        copied = version_for(session, model=tiny_model(4), path=store.pointer)
+    assert copied == "v0004"  # two rows left, but v0003 is taken
+    assert statuses(db) == {"v0001": "rejected", "v0003": "rejected", "v0004": "active"}
 
 
 def test_promote_and_rollback_repoint_current_and_update_statuses(

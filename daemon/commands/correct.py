@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.config import Config
 from daemon.corrections import PixelsReader, correct_prediction
@@ -74,11 +73,3 @@ def _pixels_reader(config: Config) -> PixelsReader:
         return chain.pixels_bytes(read_image(path), path=path)
 
     return read
-
-
-COMMAND = Command(
-    name="correct",
-    help="give a prediction its right label; the file moves too",
-    add_arguments=add_arguments,
-    run=run,
-)

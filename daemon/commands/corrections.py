@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.db.schema import Correction, Prediction, utcnow
 from daemon.history_filters import DEFAULT_LIMIT, parse_limit, resolve_label, time_arg
@@ -108,11 +107,3 @@ def correction_records(session: Session, stmt: Select[Any]) -> list[Record]:
         }
         for correction, prediction in session.execute(stmt)
     ]
-
-
-COMMAND = Command(
-    name="corrections",
-    help="list the corrections users made, newest first",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, config_from
 from daemon.dataset import load_dataset
 from nnet.data import N_CLASSES, Dataset
@@ -120,11 +119,3 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"\nconfusion matrix drawn in {args.plot}")
     return 0
-
-
-COMMAND = Command(
-    name="evaluate",
-    help="score a model on the Fashion-MNIST test set: accuracy, per class, confusion matrix",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -18,7 +18,6 @@ from typing import TextIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.db.schema import Prediction
 from daemon.errors import UsageError
@@ -119,11 +118,3 @@ def _format_from_name(name: str) -> str:
         f"cannot tell the export format from {name!r}",
         hint="add --format csv, json or jsonl, or name the file .csv, .json or .jsonl",
     )
-
-
-COMMAND = Command(
-    name="export",
-    help="write the filtered history to CSV, JSON or JSON Lines",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.db.schema import PredictionRevision
 from daemon.history_filters import HistoryQuery, add_filter_arguments, query_from_args
@@ -92,11 +91,3 @@ def write_records(records: list[Record], *, fmt: str, all_versions: bool) -> Non
             print(line)
         if not records:
             print("no predictions match", file=sys.stderr)
-
-
-COMMAND = Command(
-    name="history",
-    help="list past predictions, newest first, with filters",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.db.database import open_database
 from daemon.db.schema import ModelVersion
@@ -158,11 +157,3 @@ def _int(value: int | None) -> str:
 
 def _secs(value: float | None) -> str:
     return f"{value:.1f}" if value is not None else "-"
-
-
-COMMAND = Command(
-    name="models",
-    help="list model versions; show, promote or roll back one",
-    add_arguments=add_arguments,
-    run=run,
-)

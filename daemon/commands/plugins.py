@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, config_from
 from plugins.api import Option
 from plugins.registry import discover
@@ -48,11 +47,3 @@ def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-COMMAND = Command(
-    name="plugins",
-    help="list the preprocessing plugins: name, source, description, options",
-    add_arguments=add_arguments,
-    run=run,
-)

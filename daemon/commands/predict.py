@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from daemon.cli import format_error
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, config_from
 from daemon.exit_status import ExitStatus
 from daemon.prediction import ImageFailure, as_dict, build_chain, predict_files
@@ -73,11 +72,3 @@ class _ImageFailedError(Exception):
     def __init__(self, failure: ImageFailure) -> None:
         super().__init__(f"{failure.path}: {failure.error}")
         self.hint = failure.error.hint
-
-
-COMMAND = Command(
-    name="predict",
-    help="label image files now and print label and confidence",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.errors import UsageError
 from daemon.history_filters import add_filter_arguments, query_from_args
@@ -59,11 +58,3 @@ def run(args: argparse.Namespace) -> int:
     for problem in (report.missing + report.failed)[:SHOWN_PROBLEMS]:
         print(f"  skipped {problem}", file=sys.stderr)
     return 0
-
-
-COMMAND = Command(
-    name="reprocess",
-    help="re-label past items with the deployed model",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -7,7 +7,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.config import Config, pointer_path
 from daemon.exit_status import ExitStatus
@@ -60,11 +59,3 @@ def _config(args: argparse.Namespace) -> Config:
     if args.model is not None:
         config = dataclasses.replace(config, model=pointer_path(args.model, base=Path.cwd()))
     return config
-
-
-COMMAND = Command(
-    name="retrain",
-    help="retrain on Fashion-MNIST plus your corrections now; deploy only a better model",
-    add_arguments=add_arguments,
-    run=run,
-)

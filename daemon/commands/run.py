@@ -22,7 +22,6 @@ from pathlib import Path
 
 from daemon.batch import Recorder
 from daemon.blas_threads import limit_blas_threads
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.config import Config
 from daemon.db.database import Database, open_database
@@ -61,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         daemon.service.run()
         c = daemon.service.counters
         log.info(
-            "stopped after %d file(s): %d failed, %d to review", c.processed, c.failed, c.review
+            "stopped after %d file(s): %d failed, %d sent to review",
+            c.processed,
+            c.failed,
+            c.review,
         )
     return 0
 
@@ -203,11 +205,3 @@ def _on_signals(service: Service) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-
-
-COMMAND = Command(
-    name="run",
-    help="watch the inbox and label every image dropped into it (foreground, logs to stderr)",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.db.schema import Correction, Prediction, PredictionRevision
 from daemon.errors import UsageError
@@ -149,11 +148,3 @@ def details_lines(details: dict[str, Any]) -> list[str]:
 
 def _confidence(value: float | None) -> str:
     return "  -  " if value is None else f"{value:.3f}"
-
-
-COMMAND = Command(
-    name="show",
-    help="one prediction: its fields, top 3, revisions, corrections",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -9,7 +9,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, opened_database
 from daemon.errors import UsageError
 from daemon.history_filters import add_filter_arguments, filter_from_args
@@ -138,11 +137,3 @@ def _bars(title: str, rows: list[tuple[str, int]]) -> list[str]:
         bar = "█" * round(BAR * n / top)
         lines.append(f"  {name:<{width}} {n:>10,} {n / total:6.1%}  {bar}")
     return [*lines, ""]
-
-
-COMMAND = Command(
-    name="stats",
-    help="counts by label, status, confidence, day, model version",
-    add_arguments=add_arguments,
-    run=run,
-)

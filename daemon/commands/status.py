@@ -4,6 +4,10 @@ Live numbers (pid, queue depth, throughput, this run's counts) come from the
 heartbeat the daemon rewrites every second; totals and the last failure come
 from the database, so they are right even when the daemon is stopped. Exit 0
 when the daemon is running, 7 when it is not, so scripts can test it.
+
+Only the database line says how many items are "to review": the run's count
+is of files the daemon sent there, which a `fashiond correct` in another
+process does not undo, so it is worded as what happened, not what waits.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, add_db_option, config_from, database_url
 from daemon.db.database import open_database, sqlite_file
 from daemon.db.ingest import count_by_status
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"model:       {beat.model_version}")
         lines.append(f"queue:       {beat.queue_depth} file(s) waiting")
         lines.append(
-            f"this run:    {beat.processed} recorded, {beat.failed} failed, {beat.review} to review"
+            f"this run:    {beat.processed} recorded, {beat.failed} failed, "
+            f"{beat.review} sent to review"
         )
         lines.append(f"throughput:  {beat.throughput_1m:.1f} files/s over the last minute")
     else:
@@ -91,11 +95,3 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"last error:  {' '.join((last_error or 'none').split())}")
     print("\n".join(lines))
     return ExitStatus.SUCCESS if running else ExitStatus.DAEMON
-
-
-COMMAND = Command(
-    name="status",
-    help="show whether the daemon is running, its model, queue, counts, throughput and last error",
-    add_arguments=add_arguments,
-    run=run,
-)

@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.commands import Command
 from daemon.commands.options import add_config_option, config_from
 from daemon.config import Config
 from daemon.dataset import load_dataset
@@ -167,14 +166,6 @@ def run(args: argparse.Namespace) -> int:
         f"({_epochs(model.metadata.epochs)}, {seconds:.0f} s); saved {request.out}"
     )
     return 0
-
-
-COMMAND = Command(
-    name="train",
-    help="train a model on Fashion-MNIST and write its parameters file",
-    add_arguments=add_arguments,
-    run=run,
-)
 
 
 def _epochs(n: int) -> str:
