@@ -36,7 +36,10 @@ from daemon.watcher import PathSeen, Watcher
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 2
+# Batches handed to the workers and not yet recorded. Two left the workers idle
+# while this process recorded and moved a batch; with four, 10,000 files moved in
+# went at a median 3,070 img/s against 2,660 (benchmarks/daemon_throughput.py).
+MAX_IN_FLIGHT = 4
 HEARTBEAT_EVERY = 1.0
 EVENTS_PER_TURN = 2048
 COALESCE = 0.002  # seconds a woken loop waits for more events before it acts

@@ -106,7 +106,7 @@ class Conv2D(Layer):
             raise RuntimeError("Conv2D.backward needs a forward pass with training=True")
         cols = self._cols
         N, C, H, W = self._in_shape
-        F = grad.shape[1]
+        F, Ho, Wo = grad.shape[1:]
         p = self.padding
         g = grad.transpose(0, 2, 3, 1)  # NHWC: rows are free when grad is laid out so
         dx = None
@@ -118,7 +118,7 @@ class Conv2D(Layer):
             rows = g[images].reshape(-1, F)
             dW = rows.T @ cols[images].reshape(len(rows), -1)  # (F, kh*kw*C): (i, j, c) order
             if dx is not None:
-                self._col2im(rows, weights, dx[images])
+                self._col2im(rows, weights, dx[images], Ho, Wo)
             return dW, column_sums(rows)
 
         sums = over_parts(part, N, size=cols.size)
@@ -152,7 +152,9 @@ class Conv2D(Layer):
         # np.copyto into a fresh array is several times faster than reshape's own copy here.
         np.copyto(cols, windows.transpose(0, 2, 3, 4, 5, 1))
 
-    def _col2im(self, rows: np.ndarray, weights: np.ndarray, dx: np.ndarray) -> None:
+    def _col2im(
+        self, rows: np.ndarray, weights: np.ndarray, dx: np.ndarray, Ho: int, Wo: int
+    ) -> None:
         """Add the input gradient into the padded, channels-last `dx`, one kernel offset
         at a time.
 
@@ -161,7 +163,6 @@ class Conv2D(Layer):
         (n*Ho*Wo, kh*kw*C) product would have to be scattered 32 floats at a time.
         """
         n, C = len(dx), self.in_channels
-        Ho, Wo = self.output_shape(dx.shape[1] - 2 * self.padding, dx.shape[2] - 2 * self.padding)
         kh, kw = self.kernel_size
         s = self.stride
         for i in range(kh):
