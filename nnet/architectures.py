@@ -128,7 +128,9 @@ CNN = Architecture(
             {"type": "Dense", "n_inputs": 128, "n_outputs": 10, "init": "glorot"},
         ],
     },
-    epochs=20,
+    # Seed 0, 2 cores, 2026-12-04: 20 epochs gave 92.95%; 30 epochs 93.31% in 16 min;
+    # 30 with random erasing (p=0.5) as well 93.18%, so erasing stays off.
+    epochs=30,
     batch_size=128,
     learning_rate=2e-3,
     decay=0.0,
