@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -123,23 +124,7 @@ def time_torch(data_file: Path, threads: int, repeat: int) -> Timings:
     learning_rate = get_architecture("cnn").learning_rate
 
     def model() -> nn.Module:
-        # The `cnn` architecture of nnet.architectures, layer for layer.
-        return nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1),
-            nn.MaxPool2d(2),
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.MaxPool2d(2),
-            nn.BatchNorm2d(64),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 128),
-            nn.BatchNorm1d(128),
-            nn.ReLU(),
-            nn.Dropout(0.3),
-            nn.Linear(128, 10),
-        )
+        return torch_network(get_architecture("cnn").spec, nn)
 
     epochs, inference = [], []
     loss_fn = nn.CrossEntropyLoss()
@@ -169,6 +154,40 @@ def time_torch(data_file: Path, threads: int, repeat: int) -> Timings:
         inference.append(predict)
     fastest = min(epochs, key=lambda e: e.wall)
     return _timings(fastest, min(inference, key=lambda p: p.wall), len(test_x))
+
+
+def torch_network(spec: dict[str, Any], nn: Any) -> Any:
+    """nnet's architecture, layer for layer, in PyTorch (BatchNorm after Flatten is 1-D)."""
+    layers, flat = [], False
+    for layer in spec["layers"]:
+        kind = layer["type"]
+        if kind == "Conv2D":
+            layers.append(
+                nn.Conv2d(
+                    layer["in_channels"],
+                    layer["out_channels"],
+                    layer["kernel_size"],
+                    stride=layer.get("stride", 1),
+                    padding=layer.get("padding", 0),
+                )
+            )
+        elif kind == "MaxPool2D":
+            layers.append(nn.MaxPool2d(layer["pool_size"], stride=layer.get("stride")))
+        elif kind == "BatchNorm":
+            norm = nn.BatchNorm1d if flat else nn.BatchNorm2d
+            layers.append(norm(layer["n_features"]))
+        elif kind == "ReLU":
+            layers.append(nn.ReLU())
+        elif kind == "Flatten":
+            layers.append(nn.Flatten())
+            flat = True
+        elif kind == "Dense":
+            layers.append(nn.Linear(layer["n_inputs"], layer["n_outputs"]))
+        elif kind == "Dropout":
+            layers.append(nn.Dropout(layer["rate"]))
+        else:
+            raise ValueError(f"no PyTorch counterpart for layer type {kind}")
+    return nn.Sequential(*layers)
 
 
 def torch_importable() -> bool:

@@ -96,7 +96,7 @@ MLP = Architecture(
 CNN = Architecture(
     name="cnn",
     description="two 3x3 conv blocks (32, 64 channels) with max pooling and batch norm, "
-    "a 128-unit dense layer with dropout; trained with flips and 2-pixel shifts",
+    "a 256-unit dense layer with dropout; trained with flips and 2-pixel shifts",
     spec={
         "input_shape": [1, 28, 28],
         "layers": [
@@ -121,15 +121,16 @@ CNN = Architecture(
             {"type": "BatchNorm", "n_features": 64},
             {"type": "ReLU"},
             {"type": "Flatten"},
-            {"type": "Dense", "n_inputs": 64 * 7 * 7, "n_outputs": 128},
-            {"type": "BatchNorm", "n_features": 128},
+            {"type": "Dense", "n_inputs": 64 * 7 * 7, "n_outputs": 256},
+            {"type": "BatchNorm", "n_features": 256},
             {"type": "ReLU"},
             {"type": "Dropout", "rate": 0.3},
-            {"type": "Dense", "n_inputs": 128, "n_outputs": 10, "init": "glorot"},
+            {"type": "Dense", "n_inputs": 256, "n_outputs": 10, "init": "glorot"},
         ],
     },
-    # Seed 0, 2 cores, 2026-12-04: 20 epochs gave 92.95%; 30 epochs 93.31% in 16 min;
-    # 30 with random erasing (p=0.5) as well 93.18%, so erasing stays off.
+    # Seed 0, 2 cores, 2026-12-04, with a 128-unit dense layer: 20 epochs 92.95%;
+    # 30 epochs 93.31% in 16 min; 30 with random erasing (p=0.5) 93.18%, so erasing
+    # stays off. With 256 units (this), 30 epochs: 93.94% in 16 min.
     epochs=30,
     batch_size=128,
     learning_rate=2e-3,

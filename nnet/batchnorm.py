@@ -12,6 +12,7 @@ statistic is a plain reduction over axis 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,11 +46,7 @@ class BatchNorm(Layer):
         dtype = rows.dtype
         gamma = self.params["gamma"].astype(dtype, copy=False)
         beta = self.params["beta"].astype(dtype, copy=False)
-        per_image = len(rows) // len(x) if len(x) else 1
-
-        def of(images: slice) -> slice:
-            return slice(images.start * per_image, images.stop * per_image)
-
+        of = _rows_of(len(rows), len(x))
         out = np.empty_like(rows)
         if not training:
             self._xhat = self._inv_std = None
@@ -98,10 +95,7 @@ class BatchNorm(Layer):
         g = self._rows(grad)
         xhat = self._xhat
         n = len(grad)
-        per_image = len(g) // n if n else 1
-
-        def of(images: slice) -> slice:
-            return slice(images.start * per_image, images.stop * per_image)
+        of = _rows_of(len(g), n)
 
         def sums(images: slice) -> np.ndarray:
             r = of(images)
@@ -146,3 +140,9 @@ class BatchNorm(Layer):
 
     def config(self) -> dict[str, Any]:
         return {"n_features": self.n_features, "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+def _rows_of(n_rows: int, n_images: int) -> Callable[[slice], slice]:
+    """Maps a part's images to its rows: each image's pixels are consecutive rows."""
+    per_image = n_rows // n_images if n_images else 1
+    return lambda images: slice(images.start * per_image, images.stop * per_image)

@@ -20,22 +20,24 @@ from PIL import Image
 
 from daemon.commands.run import Daemon, open_daemon
 from daemon.config import Config, WatchConfig
-from nnet.architectures import MLP, build_network
+from nnet.architectures import MLP, Architecture, build_network
 from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata
 from nnet.params_file import save_params
 
 WAIT = 30.0  # seconds before a wait gives up; a guard against hangs, not a timing
 
 
-def make_model(path: Path, *, label: str | None = "Bag", seed: int = 0) -> Path:
+def make_model(
+    path: Path, *, label: str | None = "Bag", seed: int = 0, arch: Architecture = MLP
+) -> Path:
     """Save a model that answers `label` with near certainty (None: uniform, all to review)."""
-    network = build_network(MLP.spec, seed=seed)
+    network = build_network(arch.spec, seed=seed)
     last = network.layers[-1]
     last.params["W"][...] = 0.0
     last.params["b"][...] = 0.0
     if label is not None:
         last.params["b"][CLASS_NAMES.index(label)] = 30.0
-    meta = TrainingMetadata("mlp", 0, 0, seed, None, "", "")
+    meta = TrainingMetadata(arch.name, 0, 0, seed, None, "", "")
     save_params(TrainedModel(network, CLASS_NAMES, InputFormat(), meta), path)
     return path
 

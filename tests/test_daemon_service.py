@@ -20,6 +20,7 @@ from daemon.db.ingest import insert_rows
 from daemon.db.schema import ModelVersion, utcnow
 from daemon.errors import DaemonStateError
 from daemon.filing import place
+from nnet.architectures import CNN
 from nnet.params_file import load_params, save_params
 from tests.daemon_support import (
     config_for,
@@ -53,6 +54,20 @@ def test_a_dropped_png_is_labeled_recorded_and_moved(config: Config) -> None:
     assert Path(row["path"]) == config.labeled_dir / "Bag" / "shirt.png"
     assert Path(row["path"]).read_bytes() == png(1)
     assert list(config.inbox.iterdir()) == []
+
+
+def test_the_daemon_serves_a_cnn_exactly_like_an_mlp(tmp_path: Path) -> None:
+    """Worker processes, one batched prediction, the same rows: only the file differs."""
+    make_model(tmp_path / "models" / "current.pickle", label="Sneaker", arch=CNN)
+    config = config_for(tmp_path, workers=2)
+    with running(config):
+        for i in range(5):
+            (config.inbox / f"shoe{i}.png").write_bytes(png(i))
+        found = wait_for_rows(config, 5)
+    assert {(r["status"], r["label"]) for r in found} == {("labeled", "Sneaker")}
+    assert sorted(p.name for p in files_under(config.labeled_dir / "Sneaker")) == [
+        f"shoe{i}.png" for i in range(5)
+    ]
 
 
 def test_files_already_in_the_inbox_are_taken_in_and_temporary_ones_are_not(
