@@ -15,6 +15,7 @@ Figures printed, each measured in this run on this machine:
 
     python benchmarks/daemon_throughput.py                 # the full run
     python benchmarks/daemon_throughput.py --bulk 2000 --latency 50 --photos 200   # quick
+    python benchmarks/daemon_throughput.py --arch cnn      # serving the CNN
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nnet.architectures import MLP, build_network  # noqa: E402
+from nnet.architectures import build_network, get_architecture  # noqa: E402
 from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata  # noqa: E402
 from nnet.params_file import load_params, save_params  # noqa: E402
 
@@ -287,9 +288,10 @@ def bench_latency(daemon: Daemon, files: list[bytes], gap: float = 0.1) -> list[
     return latencies
 
 
-def make_model(path: Path) -> None:
-    network = build_network(MLP.spec, seed=0)
-    meta = TrainingMetadata("mlp", 0, 0, 0, None, "", "")
+def make_model(path: Path, arch: str = "mlp") -> None:
+    """Untrained weights: the figures are about speed, which training does not change."""
+    network = build_network(get_architecture(arch).spec, seed=0)
+    meta = TrainingMetadata(arch, 0, 0, 0, None, "", "")
     save_params(TrainedModel(network, CLASS_NAMES, InputFormat(), meta), path)
 
 
@@ -301,11 +303,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="daemon workers (null = cores)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch.max_size (default 64)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--arch", choices=("mlp", "cnn"), default="mlp", help="the model served")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="fashiond-bench-"))
     try:
-        make_model(root / "model.pickle")
+        make_model(root / "model.pickle", args.arch)
         print(f"preparing {args.bulk} small and {args.photos} photo PNGs ...", flush=True)
         small = small_pngs(2 * args.bulk + args.latency)
         bulk_files, bulk_written = small[: args.bulk], small[args.bulk : 2 * args.bulk]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -89,8 +89,8 @@ def over_parts(work: Callable[[slice], T], n: int, *, size: int) -> list[T]:
     try:
         first = work(slices[0])
     finally:  # the other parts write into the caller's arrays: never leave them running
-        rest = [f.result() for f in futures]
-    return [first, *rest]
+        wait(futures)
+    return [first, *(f.result() for f in futures)]
 
 
 def total(parts: list[np.ndarray]) -> np.ndarray:

@@ -97,6 +97,22 @@ def test_a_failing_part_raises_after_the_other_parts_finish(cores) -> None:
     assert finished == [slice(20, 40)]
 
 
+@needs_openblas
+def test_a_failing_worker_part_raises_after_the_slower_parts_finish(cores) -> None:
+    cores(3)
+    finished: list[slice] = []
+
+    def work(images: slice) -> None:
+        if images.start == 10:
+            raise ValueError("second part failed")
+        threading.Event().wait(0.05 if images.start else 0.0)
+        finished.append(images)
+
+    with batch_split.split_batches(), pytest.raises(ValueError, match="second part failed"):
+        batch_split.over_parts(work, 30, size=batch_split.MIN_SPLIT_SIZE)
+    assert sorted(finished, key=lambda s: s.start) == [slice(0, 10), slice(20, 30)]
+
+
 def _passes(make: Callable[[], Layer], x: np.ndarray, grad: np.ndarray) -> list[np.ndarray]:
     layer = make()
     out = layer.forward(x, training=True)
