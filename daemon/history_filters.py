@@ -22,7 +22,7 @@ from sqlalchemy.sql.operators import custom_op
 
 from daemon.db.schema import Prediction, utcnow
 from daemon.errors import UsageError
-from nnet.model import CLASS_NAMES
+from nnet.classes import CLASS_NAMES
 
 STATUSES: tuple[str, ...] = ("labeled", "review", "failed", "duplicate")
 

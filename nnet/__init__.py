@@ -1,29 +1,51 @@
 """A small neural-network library in numpy: layers, optimizers, training, safe parameters files.
 
 It imports numpy and the standard library only, so it can be lifted out and used alone.
+The names below load their module on first use, so that importing one light
+module (`nnet.classes`, `nnet.errors`) does not load numpy and every layer.
 """
 
 from __future__ import annotations
 
-from nnet.activations import ReLU, Softmax
-from nnet.architectures import ARCHITECTURES, Architecture, build_network, get_architecture
-from nnet.augment import Augment
-from nnet.batchnorm import BatchNorm
-from nnet.conv import Conv2D
-from nnet.data import Dataset, find_data, load_fashion_mnist
-from nnet.dense import Dense
-from nnet.dropout import Dropout
-from nnet.flatten import Flatten
-from nnet.history import EpochRecord, History, TrainingObserver
-from nnet.layer import Layer
-from nnet.loss import SoftmaxCrossEntropy
-from nnet.metrics import confusion_matrix
-from nnet.model import CLASS_NAMES, InputFormat, TrainedModel, TrainingMetadata
-from nnet.network import Evaluation, Network
-from nnet.optimizers import SGD, Adam, Optimizer
-from nnet.params_file import load_params, save_params
-from nnet.pooling import MaxPool2D
-from nnet.training import train_model
+import importlib
+from typing import Any
+
+_WHERE: dict[str, str] = {
+    "ARCHITECTURES": "nnet.architectures",
+    "Adam": "nnet.optimizers",
+    "Architecture": "nnet.architectures",
+    "Augment": "nnet.augment",
+    "BatchNorm": "nnet.batchnorm",
+    "CLASS_NAMES": "nnet.classes",
+    "Conv2D": "nnet.conv",
+    "Dataset": "nnet.data",
+    "Dense": "nnet.dense",
+    "Dropout": "nnet.dropout",
+    "EpochRecord": "nnet.history",
+    "Evaluation": "nnet.network",
+    "Flatten": "nnet.flatten",
+    "History": "nnet.history",
+    "InputFormat": "nnet.model",
+    "Layer": "nnet.layer",
+    "MaxPool2D": "nnet.pooling",
+    "Network": "nnet.network",
+    "Optimizer": "nnet.optimizers",
+    "ReLU": "nnet.activations",
+    "SGD": "nnet.optimizers",
+    "Softmax": "nnet.activations",
+    "SoftmaxCrossEntropy": "nnet.loss",
+    "TrainedModel": "nnet.model",
+    "TrainingMetadata": "nnet.model",
+    "TrainingObserver": "nnet.history",
+    "build_network": "nnet.architectures",
+    "confusion_matrix": "nnet.metrics",
+    "find_data": "nnet.data",
+    "get_architecture": "nnet.architectures",
+    "load_fashion_mnist": "nnet.data",
+    "load_params": "nnet.params_file",
+    "save_params": "nnet.params_file",
+    "train_model": "nnet.training",
+}
 
 __all__ = [
     "ARCHITECTURES",
@@ -61,3 +83,16 @@ __all__ = [
     "save_params",
     "train_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

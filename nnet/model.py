@@ -7,20 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from nnet.classes import CLASS_NAMES
 from nnet.network import Network
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+__all__ = ["CLASS_NAMES", "InputFormat", "TrainedModel", "TrainingMetadata"]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -280,3 +282,14 @@ def test_nnet_imports_numpy_and_the_standard_library_only() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_every_public_name_of_nnet_loads_and_the_light_modules_need_no_numpy() -> None:
+    import nnet
+
+    assert set(nnet.__all__) == set(nnet._WHERE)
+    for name in nnet.__all__:
+        assert getattr(nnet, name) is not None
+    code = "import sys, nnet.classes, nnet.errors; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
