@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from nnet.architectures import build_network, get_architecture  # noqa: E402
+from nnet.batch_split import cores_allowed  # noqa: E402
 from nnet.data import load_fashion_mnist  # noqa: E402
 from nnet.model import InputFormat  # noqa: E402
 from nnet.network import PREDICT_BATCH  # noqa: E402
@@ -71,15 +72,6 @@ class Stopwatch:
 
 def _timings(epoch: Stopwatch, predict: Stopwatch, images: int) -> Timings:
     return Timings(epoch.wall, images / predict.wall, epoch.cpu, images / predict.cpu)
-
-
-def blas_threads() -> int:
-    """The threads OpenBLAS took when numpy loaded: the same variables it reads."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return os.cpu_count() or 1
 
 
 def time_nnet(
@@ -226,7 +218,7 @@ def run(*, images: int = 10_000, repeat: int = 2, torch_python: str | None = Non
     train_x = fmt.normalize(data.train_images[:images]).reshape(-1, 784)
     train_y = data.train_labels[:images]
     test_x = fmt.normalize(data.test_images[:PREDICT_IMAGES]).reshape(-1, 784)
-    threads = blas_threads()
+    threads = cores_allowed()
     print(f"cnn: one epoch over {len(train_x):,} training images (batch {BATCH}), ", end="")
     print(f"prediction of {len(test_x):,} images; {threads} thread(s), fastest of {repeat}")
     ours, augment_seconds = time_nnet(train_x, train_y, test_x, repeat)
@@ -272,7 +264,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_half is not None:  # we are the subprocess in the torch environment
-        timings = time_torch(args.torch_half, args.threads or blas_threads(), args.repeat)
+        timings = time_torch(args.torch_half, args.threads or cores_allowed(), args.repeat)
         print(json.dumps(timings.__dict__))
         return 0
     return run(images=args.images, repeat=max(1, args.repeat), torch_python=args.torch_python)

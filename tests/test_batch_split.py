@@ -53,7 +53,9 @@ def test_outside_split_batches_the_work_is_one_call_on_the_whole_batch() -> None
 
 
 @needs_openblas
-def test_inside_each_core_gets_a_contiguous_part_on_its_own_thread(cores) -> None:
+def test_inside_each_core_gets_a_contiguous_part_on_its_own_thread(
+    cores: Callable[[int], None],
+) -> None:
     cores(3)
     before = blas_threads()
     with batch_split.split_batches() as parts:
@@ -73,7 +75,9 @@ def test_inside_each_core_gets_a_contiguous_part_on_its_own_thread(cores) -> Non
 
 
 @needs_openblas
-def test_one_core_asked_for_means_one_part(cores, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_core_asked_for_means_one_part(
+    cores: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cores(2)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what the daemon sets for a retrain
     with batch_split.split_batches() as parts:
@@ -84,7 +88,7 @@ def test_one_core_asked_for_means_one_part(cores, monkeypatch: pytest.MonkeyPatc
 @needs_openblas
 @pytest.mark.parametrize(("n_cores", "failing"), [(2, 0), (3, 1)])
 def test_a_failing_part_raises_after_the_other_parts_finish(
-    cores, n_cores: int, failing: int
+    cores: Callable[[int], None], n_cores: int, failing: int
 ) -> None:
     """The calling thread's part, or a worker's, fails at once while a slower part
     still writes into the caller's arrays: nothing may return before it is done."""
@@ -130,7 +134,7 @@ def _conv(**options: int) -> Conv2D:
     ],
 )
 def test_layers_give_the_same_results_split_or_not(
-    cores,
+    cores: Callable[[int], None],
     monkeypatch: pytest.MonkeyPatch,
     make: Callable[[], Layer],
     in_shape: tuple[int, ...],
@@ -154,7 +158,7 @@ def test_layers_give_the_same_results_split_or_not(
 
 @needs_openblas
 def test_fit_on_two_cores_trains_the_weights_one_core_trains(
-    cores, monkeypatch: pytest.MonkeyPatch
+    cores: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     arch = get_architecture("cnn")
     rng = np.random.default_rng(2)
